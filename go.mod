@@ -1,0 +1,3 @@
+module github.com/real-estate-os/reos
+
+go 1.26

@@ -1,0 +1,46 @@
+package system
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The roles. Admins may also manage users and the dead-letter queue.
+const (
+	RoleAgent Role = "agent"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAgent || r == RoleAdmin }
+
+// User is a person who signs in to the product.
+type User struct {
+	ID           int64     `json:"id"`
+	Email        string    `json:"email"`
+	Role         Role      `json:"role"`
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// UserService stores users.
+type UserService interface {
+	// FindUserByEmail returns ENOTFOUND if no user has that address.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// FindUserByID returns ENOTFOUND if the user does not exist.
+	FindUserByID(ctx context.Context, id int64) (*User, error)
+	// FindUsers returns every user, ordered by id.
+	FindUsers(ctx context.Context) ([]*User, error)
+	// CreateUser stores u and sets its ID. Returns ECONFLICT if the email
+	// is taken.
+	CreateUser(ctx context.Context, u *User) error
+}
+
+// HealthCheck is one dependency that /readyz pings.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
