@@ -32,4 +32,6 @@ type DNCEntry struct {
 	Kind   DNCKind `json:"kind"`
 	Value  string  `json:"value"`
 	Reason string  `json:"reason"`
+	// AddedOn is the day the entry was added, YYYY-MM-DD.
+	AddedOn string `json:"added_on"`
 }

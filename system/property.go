@@ -6,6 +6,10 @@ package system
 
 import (
 	"context"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -70,7 +74,13 @@ func CheckTransition(from, to Stage, ownerDNC bool) error {
 	if !allowed {
 		return Errorf(ETRANSITION, "a property cannot move from %s to %s", from, to)
 	}
-	if ownerDNC && !dncAllowed[to] {
+	return CheckOwnerStage(to, ownerDNC)
+}
+
+// CheckOwnerStage returns EDNC if a property whose owner is on the
+// do-not-contact list (ownerDNC) may not be at stage.
+func CheckOwnerStage(stage Stage, ownerDNC bool) error {
+	if ownerDNC && !dncAllowed[stage] {
 		return Errorf(EDNC, "the owner is on the do-not-contact list: the property cannot move past contacted")
 	}
 	return nil
@@ -151,4 +161,104 @@ type PropertyService interface {
 	// Pipeline returns a row for every stage, in pipeline order, counting
 	// the properties that carry tag (all of them when tag is "").
 	Pipeline(ctx context.Context, tag string) ([]StageTotal, error)
+}
+
+var (
+	tagPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+	statePattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	zipPattern   = regexp.MustCompile(`^[0-9]{5}$`)
+	// E164 matches a phone number in E.164 form.
+	E164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+// Limits on what a property may hold.
+const (
+	MaxTags        = 20
+	MaxNotes       = 10000
+	maxText        = 200
+	maxMoneyCents  = 100_000_000_000 // one billion dollars
+	maxCapRateBps  = 10000
+	dateOnlyLayout = time.DateOnly
+)
+
+// ValidateTags returns EINVALID unless tags are at most MaxTags distinct
+// lower-case words of letters, digits and dashes.
+func ValidateTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return Invalid(map[string]string{"tags": fmt.Sprintf("at most %d tags", MaxTags)})
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if !tagPattern.MatchString(t) {
+			return Invalid(map[string]string{"tags": fmt.Sprintf("%q: a tag is 1–40 lower-case letters, digits and dashes", t)})
+		}
+		if seen[t] {
+			return Invalid(map[string]string{"tags": fmt.Sprintf("%q appears twice", t)})
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// ValidateNotes returns EINVALID if notes are longer than MaxNotes bytes.
+func ValidateNotes(notes string) error {
+	if len(notes) > MaxNotes {
+		return Invalid(map[string]string{"notes": fmt.Sprintf("at most %d bytes", MaxNotes)})
+	}
+	return nil
+}
+
+// Validate returns EINVALID naming every field of a new property that is
+// missing or malformed.
+func (p *Property) Validate() error {
+	bad := map[string]string{}
+	text := func(field, v string, required bool) {
+		switch {
+		case required && strings.TrimSpace(v) == "":
+			bad[field] = "required"
+		case len(v) > maxText:
+			bad[field] = fmt.Sprintf("at most %d bytes", maxText)
+		}
+	}
+	text("address", p.Address, true)
+	text("city", p.City, true)
+	text("owner_name", p.OwnerName, true)
+	if !statePattern.MatchString(p.State) {
+		bad["state"] = "two upper-case letters, e.g. OH"
+	}
+	if !zipPattern.MatchString(p.Zip) {
+		bad["zip"] = "five digits"
+	}
+	if p.OwnerPhone != "" && !E164.MatchString(p.OwnerPhone) {
+		bad["owner_phone"] = "E.164, e.g. +16145550100"
+	}
+	if p.OwnerEmail != "" {
+		if a, err := mail.ParseAddress(p.OwnerEmail); err != nil || a.Address != p.OwnerEmail {
+			bad["owner_email"] = "a plain address, e.g. owner@example.com"
+		}
+	}
+	if !p.Stage.Valid() {
+		bad["stage"] = "one of new, contacted, qualified, offer, under_contract, closed, dead"
+	}
+	for field, v := range map[string]int64{"list_price_cents": p.ListPriceCents, "arv_cents": p.ARVCents, "rehab_cents": p.RehabCents, "monthly_rent_cents": p.MonthlyRentCents} {
+		if v < 0 || v > maxMoneyCents {
+			bad[field] = "between 0 and 100000000000 cents"
+		}
+	}
+	if p.CapRateBps < 0 || p.CapRateBps > maxCapRateBps {
+		bad["cap_rate_bps"] = "between 0 and 10000 basis points"
+	}
+	if _, err := time.Parse(dateOnlyLayout, p.ListedOn); err != nil {
+		bad["listed_on"] = "a date, YYYY-MM-DD"
+	}
+	if err := ValidateTags(p.Tags); err != nil {
+		bad["tags"] = err.(*Error).Fields["tags"]
+	}
+	if err := ValidateNotes(p.Notes); err != nil {
+		bad["notes"] = err.(*Error).Fields["notes"]
+	}
+	if len(bad) > 0 {
+		return Invalid(bad)
+	}
+	return nil
 }

@@ -1,0 +1,290 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/postgres"
+	"github.com/real-estate-os/reos/system/postgres/postgrestest"
+)
+
+var fixedNow = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// openDB returns a migrated database of the test's own; seeded when seed is set.
+func openDB(t *testing.T, seed bool) *postgres.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgrestest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	db.Now = func() time.Time { return fixedNow }
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seed {
+		if _, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// checksum hashes every row of every table, in a fixed order.
+func checksum(t *testing.T, db *postgres.DB) string {
+	t.Helper()
+	var sum string
+	err := db.Pool.QueryRow(context.Background(), `SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+		SELECT 'p' || row(p.*)::text AS r FROM properties p
+		UNION ALL SELECT 't' || row(t.*)::text FROM templates t
+		UNION ALL SELECT 'n' || row(n.*)::text FROM nba_rules n
+		UNION ALL SELECT 'd' || row(d.*)::text FROM dnc_entries d
+		UNION ALL SELECT 'u' || row(u.*)::text FROM users u
+		UNION ALL SELECT 's' || row(s.*)::text FROM stages s) rows`).Scan(&sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func TestMigrateFromEmptyIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, false)
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Errorf("second Migrate applied %v, want nothing", applied)
+	}
+	var stages int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM stages`).Scan(&stages); err != nil {
+		t.Fatal(err)
+	}
+	if stages != len(system.Stages) {
+		t.Errorf("stages = %d, want %d", stages, len(system.Stages))
+	}
+}
+
+func TestSeedIsIdempotentAndDeterministic(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, false)
+	first, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := postgres.SeedReport{Properties: 50, Templates: 14, Rules: 9, DNC: 7, Users: 2}
+	if first != want {
+		t.Errorf("first Seed = %+v, want %+v", first, want)
+	}
+	sum := checksum(t, db)
+
+	second, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != (postgres.SeedReport{}) {
+		t.Errorf("second Seed changed rows: %+v", second)
+	}
+	if got := checksum(t, db); got != sum {
+		t.Errorf("checksum after second Seed = %s, want %s", got, sum)
+	}
+
+	// A second database seeded from the same fixtures holds the same rows.
+	if other := checksum(t, openDB(t, true)); other != sum {
+		t.Errorf("checksum of another seeded database = %s, want %s", other, sum)
+	}
+}
+
+func TestSeedWithoutDemoUsers(t *testing.T) {
+	db := openDB(t, false)
+	rep, err := db.Seed(context.Background(), postgres.SeedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Users != 0 {
+		t.Errorf("Seed without a demo password created %d users", rep.Users)
+	}
+}
+
+func TestSeededProperties(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewPropertyService(openDB(t, true))
+	items, total, err := s.FindProperties(ctx, system.PropertyFilter{Tag: "seed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 50 || len(items) != 50 {
+		t.Fatalf("seeded properties: total %d, %d items; want 50", total, len(items))
+	}
+	want, _ := fixtures.Properties()
+	for i, p := range items {
+		w := want[i].System()
+		if p.ID != w.ID || p.Address != w.Address || p.ListPriceCents != w.ListPriceCents || p.Stage != w.Stage || p.ListedOn != w.ListedOn {
+			t.Errorf("property %d = %+v, want the fixture %+v", i+1, p, w)
+		}
+	}
+	dnc := map[int64]bool{}
+	for _, p := range items {
+		if p.OwnerDNC {
+			dnc[p.ID] = true
+		}
+	}
+	if len(dnc) != 5 || !dnc[7] || !dnc[13] || !dnc[19] || !dnc[27] || !dnc[42] {
+		t.Errorf("owners on the DNC list = %v, want properties 7, 13, 19, 27 and 42", dnc)
+	}
+}
+
+func TestFindPropertiesFilters(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewPropertyService(openDB(t, true))
+	tests := []struct {
+		name      string
+		filter    system.PropertyFilter
+		wantTotal int
+		wantLen   int
+	}{
+		{"page", system.PropertyFilter{Offset: 10, Limit: 5}, 50, 5},
+		{"past the end", system.PropertyFilter{Offset: 100, Limit: 5}, 50, 0},
+		{"stage", system.PropertyFilter{Stage: system.StageClosed}, 3, 3},
+		{"unknown tag", system.PropertyFilter{Tag: "nope"}, 0, 0},
+		{"query city, any case", system.PropertyFilter{Query: "mEmPhIs"}, 0, 0},
+		{"query wildcard is literal", system.PropertyFilter{Query: "%"}, 0, 0},
+		{"query owner", system.PropertyFilter{Query: "Dmitri Nguyen"}, 1, 1},
+	}
+	for _, tt := range tests {
+		items, total, err := s.FindProperties(ctx, tt.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if tt.name == "query city, any case" {
+			// Count Memphis in the fixtures rather than hard-coding it.
+			fx, _ := fixtures.Properties()
+			for _, p := range fx {
+				if p.City == "Memphis" {
+					tt.wantTotal++
+				}
+			}
+			tt.wantLen = tt.wantTotal
+		}
+		if total != tt.wantTotal || len(items) != tt.wantLen {
+			t.Errorf("%s: total %d, %d items; want %d, %d", tt.name, total, len(items), tt.wantTotal, tt.wantLen)
+		}
+	}
+}
+
+func TestCreateAndUpdateProperty(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewPropertyService(openDB(t, true))
+	p := &system.Property{Address: "1 Test St", City: "Columbus", State: "OH", Zip: "43201", OwnerName: "Ann Test",
+		OwnerPhone: "+16145550999", Stage: system.StageNew, ListPriceCents: 100_00, ARVCents: 200_00, Tags: []string{"t1"}}
+	if err := s.CreateProperty(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if p.ID <= 50 || p.Version != 1 || p.ListedOn != "2026-11-01" {
+		t.Errorf("created %+v: want id > 50, version 1, listed today", p)
+	}
+
+	contacted := system.StageContacted
+	got, err := s.UpdateProperty(ctx, p.ID, system.PropertyUpdate{Stage: &contacted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Stage != contacted || got.LastContactedAt == nil || !got.LastContactedAt.Equal(fixedNow) {
+		t.Errorf("after moving to contacted: %+v", got)
+	}
+
+	closed := system.StageClosed
+	notes := "should not be written"
+	_, err = s.UpdateProperty(ctx, p.ID, system.PropertyUpdate{Stage: &closed, Notes: &notes})
+	if system.ErrorCode(err) != system.ETRANSITION {
+		t.Errorf("contacted → closed: err = %v, want %s", err, system.ETRANSITION)
+	}
+	after, _ := s.FindPropertyByID(ctx, p.ID)
+	if after.Version != 2 || after.Notes != "" {
+		t.Errorf("a refused update wrote: %+v", after)
+	}
+
+	badTags := []string{"Not A Tag"}
+	if _, err := s.UpdateProperty(ctx, p.ID, system.PropertyUpdate{Tags: &badTags}); system.ErrorCode(err) != system.EINVALID {
+		t.Errorf("bad tags: err = %v, want %s", err, system.EINVALID)
+	}
+	if _, err := s.UpdateProperty(ctx, 999999, system.PropertyUpdate{Notes: &notes}); system.ErrorCode(err) != system.ENOTFOUND {
+		t.Errorf("unknown id: err = %v, want %s", err, system.ENOTFOUND)
+	}
+}
+
+func TestDNCOwnerCannotMovePastContacted(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewPropertyService(openDB(t, true))
+	qualified := system.StageQualified
+	// Property 13's owner unsubscribed by email; it sits at contacted.
+	if _, err := s.UpdateProperty(ctx, 13, system.PropertyUpdate{Stage: &qualified}); system.ErrorCode(err) != system.EDNC {
+		t.Errorf("DNC owner to qualified: err = %v, want %s", err, system.EDNC)
+	}
+	p := &system.Property{Address: "2 Test St", City: "Memphis", State: "TN", Zip: "38101", OwnerName: "Dnc Owner",
+		OwnerPhone: "+13125550199", Stage: system.StageOffer}
+	if err := s.CreateProperty(ctx, p); system.ErrorCode(err) != system.EDNC {
+		t.Errorf("create at offer for a DNC owner: err = %v, want %s", err, system.EDNC)
+	}
+}
+
+func TestPipelineMatchesFixtures(t *testing.T) {
+	s := postgres.NewPropertyService(openDB(t, true))
+	rows, err := s.Pipeline(context.Background(), "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, _ := fixtures.Properties()
+	count, value := map[system.Stage]int64{}, map[system.Stage]int64{}
+	for _, p := range fx {
+		count[system.Stage(p.Stage)]++
+		value[system.Stage(p.Stage)] += p.ListPriceCents
+	}
+	if len(rows) != len(system.Stages) {
+		t.Fatalf("Pipeline has %d rows, want one per stage", len(rows))
+	}
+	for i, r := range rows {
+		if r.Stage != system.Stages[i] || r.Count != count[r.Stage] || r.ListPriceCents != value[r.Stage] {
+			t.Errorf("row %d = %+v, want %s with %d properties worth %d", i, r, system.Stages[i], count[system.Stages[i]], value[system.Stages[i]])
+		}
+	}
+}
+
+func TestUsers(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewUserService(openDB(t, true))
+	u, err := s.FindUserByEmail(ctx, "Admin@Example.com")
+	if err != nil || u.Role != system.RoleAdmin {
+		t.Fatalf("FindUserByEmail(admin) = %+v, %v", u, err)
+	}
+	dup := &system.User{Email: "AGENT@example.com", Role: system.RoleAgent, PasswordHash: "x"}
+	if err := s.CreateUser(ctx, dup); system.ErrorCode(err) != system.ECONFLICT {
+		t.Errorf("duplicate email: err = %v, want %s", err, system.ECONFLICT)
+	}
+	if _, err := s.FindUserByID(ctx, 12345); system.ErrorCode(err) != system.ENOTFOUND {
+		t.Errorf("unknown id: err = %v, want %s", err, system.ENOTFOUND)
+	}
+}
+
+func TestRules(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, true)
+	rules, err := postgres.NewRuleService(db).FindRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := fixtures.Rules()
+	if len(rules) != len(want) {
+		t.Fatalf("FindRules returned %d rules, want %d", len(rules), len(want))
+	}
+	p, _ := postgres.NewPropertyService(db).FindPropertyByID(ctx, 7) // a DNC owner
+	reasons := system.Reasons(rules, p, fixedNow)
+	if len(reasons) == 0 || reasons[0].RuleID != "dnc-owner" {
+		t.Errorf("reasons for a DNC owner = %+v, want dnc-owner first", reasons)
+	}
+}
