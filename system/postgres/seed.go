@@ -115,4 +115,3 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 // seededAt is the creation time of demo users: fixed, so seeding from empty
 // writes the same rows every time.
 var seededAt = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-

@@ -65,4 +65,3 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
-
