@@ -1,0 +1,139 @@
+// Command reos runs the Real Estate OS platform: the API on real PostgreSQL,
+// Redis and RabbitMQ, with local stand-ins for every vendor in mock mode.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/system/app"
+	"github.com/real-estate-os/reos/system/config"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, m *app.Main, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"up", "apply migrations, seed, and serve the API until interrupted", up},
+	{"migrate", "apply pending database migrations and exit", func(ctx context.Context, m *app.Main, _ io.Writer) error {
+		if err := m.Open(ctx); err != nil {
+			return err
+		}
+		return m.Migrate(ctx)
+	}},
+	{"seed", "apply migrations, write the fixtures (idempotent) and exit", func(ctx context.Context, m *app.Main, _ io.Writer) error {
+		if err := m.Open(ctx); err != nil {
+			return err
+		}
+		if err := m.Migrate(ctx); err != nil {
+			return err
+		}
+		return m.Seed(ctx)
+	}},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(stdout)
+		return 0
+	}
+	var cmd *command
+	for i := range commands {
+		if commands[i].name == args[0] {
+			cmd = &commands[i]
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "reos: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+
+	fs := flag.NewFlagSet("reos "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: reos %s [flags]\n\n%s.\n\nEvery flag is also an environment variable; a flag wins over its variable.\n\n", cmd.name, cmd.summary)
+		config.Help(fs.Output())
+	}
+	values := map[string]*string{}
+	for _, v := range config.Vars {
+		values[v.Name] = fs.String(v.Flag(), "", v.Usage)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	overrides := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		for _, v := range config.Vars {
+			if v.Flag() == f.Name {
+				overrides[v.Name] = *values[v.Name]
+			}
+		}
+	})
+	cfg, err := config.Load(config.Lookup(overrides, env))
+	if err != nil {
+		fmt.Fprintf(stderr, "reos %s: %v\n", cmd.name, err)
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	m := &app.Main{Config: cfg, Logger: logger}
+	err = cmd.run(ctx, m, stdout)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "reos %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+func up(ctx context.Context, m *app.Main, stdout io.Writer) error {
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reos is up in %s mode at %s\n", m.Config.Mode, m.URL())
+	fmt.Fprintf(stdout, "  providers: %s/api/v1/status/providers\n", m.URL())
+	if m.Config.Mode == config.ModeMock {
+		fmt.Fprintf(stdout, "  demo login: agent@example.com or admin@example.com, password %s\n", fixtures.DemoPassword)
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-m.Done():
+		return err
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "reos runs the Real Estate OS platform credential-free and proves it works.\n\nUsage: reos <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
+	config.Help(w)
+}

@@ -1,0 +1,227 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/real-estate-os/reos/system"
+)
+
+// Tokens issues and checks HS256 access tokens.
+type Tokens struct {
+	Secret []byte
+	TTL    time.Duration
+	Now    func() time.Time
+}
+
+const tokenIssuer = "reos"
+
+// Claims are what an access token says about its user. Handlers trust them
+// without a database round trip; /auth/me reads the stored user.
+type Claims struct {
+	jwt.RegisteredClaims
+	Email string      `json:"email"`
+	Role  system.Role `json:"role"`
+}
+
+// UserID returns the id in the subject claim.
+func (c *Claims) UserID() int64 {
+	id, _ := strconv.ParseInt(c.Subject, 10, 64)
+	return id
+}
+
+// Issue returns a signed token for u.
+func (t *Tokens) Issue(u *system.User) (string, error) {
+	now := t.Now()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   strconv.FormatInt(u.ID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.TTL)),
+		},
+		Email: u.Email,
+		Role:  u.Role,
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.Secret)
+}
+
+// Verify returns the claims of a valid token, or EUNAUTHORIZED.
+func (t *Tokens) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.Secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(tokenIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.Now),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, system.Errorf(system.EUNAUTHORIZED, "the access token has expired; log in again")
+	case err != nil || c.UserID() <= 0 || !c.Role.Valid():
+		return nil, system.Errorf(system.EUNAUTHORIZED, "the access token is invalid")
+	}
+	return &c, nil
+}
+
+// HashPassword returns the bcrypt hash of password.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// dummyHash is compared against when no user has the email, so a login for
+// an unknown address takes as long as one with a wrong password.
+var dummyHash, _ = HashPassword("reos-no-such-user")
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the authenticated caller's claims, or nil.
+func ClaimsFrom(ctx context.Context) *Claims {
+	c, _ := ctx.Value(claimsKey{}).(*Claims)
+	return c
+}
+
+// authenticate requires a valid bearer token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			s.Error(w, r, system.Errorf(system.EUNAUTHORIZED, "send Authorization: Bearer <access_token> (POST /api/v1/auth/login)"))
+			return
+		}
+		c, err := s.tokens.Verify(strings.TrimSpace(token))
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	})
+}
+
+// requireRole lets only callers with role through.
+func requireRole(s *Server, role system.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c := ClaimsFrom(r.Context()); c == nil || c.Role != role {
+				s.Error(w, r, system.Errorf(system.EFORBIDDEN, "only a user with role %s may do this", role))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Email == "" || req.Password == "" {
+		return system.Invalid(map[string]string{"email": "required", "password": "required"})
+	}
+	u, err := s.users.FindUserByEmail(r.Context(), req.Email)
+	hash := dummyHash
+	if err == nil {
+		hash = u.PasswordHash
+	} else if system.ErrorCode(err) != system.ENOTFOUND {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil || u == nil {
+		s.logger.InfoContext(r.Context(), "login refused", "email_domain", emailDomain(req.Email))
+		return system.Errorf(system.EUNAUTHORIZED, "wrong email or password")
+	}
+	token, err := s.tokens.Issue(u)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, loginResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL.Seconds())})
+	return nil
+}
+
+func emailDomain(email string) string {
+	_, domain, _ := strings.Cut(email, "@")
+	return domain
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.users.FindUserByID(r.Context(), ClaimsFrom(r.Context()).UserID())
+	if system.ErrorCode(err) == system.ENOTFOUND {
+		return system.Errorf(system.EUNAUTHORIZED, "the token's user no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+type createUserRequest struct {
+	Email    string      `json:"email"`
+	Password string      `json:"password"`
+	Role     system.Role `json:"role"`
+}
+
+// Password length bounds; bcrypt reads at most 72 bytes.
+const minPassword, maxPassword = 12, 72
+
+func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
+	var req createUserRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	bad := map[string]string{}
+	if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
+		bad["email"] = "a plain address, e.g. agent@example.com"
+	}
+	if n := len(req.Password); n < minPassword || n > maxPassword {
+		bad["password"] = fmt.Sprintf("%d to %d bytes", minPassword, maxPassword)
+	}
+	if !req.Role.Valid() {
+		bad["role"] = "agent or admin"
+	}
+	if len(bad) > 0 {
+		return system.Invalid(bad)
+	}
+	hash, err := HashPassword(req.Password)
+	if err != nil {
+		return err
+	}
+	u := &system.User{Email: req.Email, Role: req.Role, PasswordHash: hash}
+	if err := s.users.CreateUser(r.Context(), u); err != nil {
+		return err
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/users/%d", u.ID))
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
+	users, err := s.users.FindUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": users})
+	return nil
+}

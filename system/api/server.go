@@ -1,0 +1,202 @@
+// Package api is the product's HTTP interface: a chi router whose handlers
+// return errors, rendered in one place as RFC 9457 problem details.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/config"
+)
+
+// ServerConfig is what the API needs. Every service is required; Logger
+// defaults to slog.Default and Now to time.Now.
+type ServerConfig struct {
+	Config     *config.Config
+	Properties system.PropertyService
+	Users      system.UserService
+	Rules      system.RuleService
+	Tokens     *Tokens
+	// Checks are pinged by /readyz.
+	Checks []system.HealthCheck
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Server routes and serves the API.
+type Server struct {
+	cfg        *config.Config
+	properties system.PropertyService
+	users      system.UserService
+	rules      system.RuleService
+	tokens     *Tokens
+	checks     []system.HealthCheck
+	logger     *slog.Logger
+	now        func() time.Time
+	router     chi.Router
+}
+
+// NewServer returns a Server with every route mounted.
+func NewServer(c ServerConfig) (*Server, error) {
+	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil {
+		return nil, errors.New("api: NewServer needs Config, Properties, Users, Rules and Tokens")
+	}
+	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
+		checks: c.Checks, logger: c.Logger, now: c.Now}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) h(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.Error(w, r, err)
+		}
+	}
+}
+
+func (s *Server) routes() {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.logRequests, s.recoverPanics)
+	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error {
+		return system.Errorf(system.ENOTFOUND, "no route for %s", r.URL.Path)
+	}))
+	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
+		return system.Errorf(system.EMETHOD, "%s is not allowed on %s", r.Method, r.URL.Path)
+	}))
+
+	r.Get("/healthz", s.h(s.handleHealthz))
+	r.Get("/readyz", s.h(s.handleReadyz))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/status/providers", s.h(s.handleProviders))
+		r.Post("/auth/login", s.h(s.handleLogin))
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/auth/me", s.h(s.handleMe))
+			r.Get("/properties", s.h(s.handleListProperties))
+			r.Post("/properties", s.h(s.handleCreateProperty))
+			r.Get("/properties/{id}", s.h(s.handleGetProperty))
+			r.Patch("/properties/{id}", s.h(s.handlePatchProperty))
+			r.Get("/properties/{id}/reasons", s.h(s.handleReasons))
+			r.Get("/pipeline", s.h(s.handlePipeline))
+			r.Get("/portfolio/export.csv", s.h(s.handleExport))
+
+			r.Group(func(r chi.Router) {
+				r.Use(requireRole(s, system.RoleAdmin))
+				r.Get("/users", s.h(s.handleListUsers))
+				r.Post("/users", s.h(s.handleCreateUser))
+			})
+		})
+	})
+	s.router = r
+}
+
+// logRequests writes one line per request. It logs the path without the
+// query string, which may carry a token.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", ww.Status()),
+			slog.Int("bytes", ww.BytesWritten()),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", middleware.GetReqID(r.Context())),
+		)
+	})
+}
+
+// recoverPanics turns a panic into a 500 problem; the stack goes to the log,
+// never to the client.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
+				writeProblem(w, ProblemFor(errors.New("panic"), r.URL.Path))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyTimeout bounds each dependency's ping.
+const readyTimeout = 2 * time.Second
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	results := make(map[string]string, len(s.checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed []string
+	for _, c := range s.checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			state := "ok"
+			if err := c.Check(ctx); err != nil {
+				state = "failing: " + err.Error()
+				s.logger.WarnContext(r.Context(), "dependency not ready", "dependency", c.Name, "err", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			results[c.Name] = state
+			if state != "ok" {
+				failed = append(failed, c.Name)
+			}
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		p := ProblemFor(system.Errorf(system.EUNAVAILABLE, "not ready: %v", failed), r.URL.Path)
+		p.Checks = results
+		writeProblem(w, p)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": results})
+	return nil
+}
+
+type providersResponse struct {
+	AppMode config.Mode `json:"app_mode"`
+	config.Providers
+	Features config.Features `json:"features"`
+}
+
+func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Features: s.cfg.Features})
+	return nil
+}

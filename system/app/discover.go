@@ -1,0 +1,79 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Infrastructure is found in this order: the URL from the environment, then
+// the service's default port on this machine. When neither answers, the
+// error says how to get one.
+
+// dependency describes how to find one piece of infrastructure.
+type dependency struct {
+	name     string // as /readyz names it
+	variable string // the environment variable that points at it
+	addr     string // the default local address
+	localURL string // the URL used when addr answers
+	fix      string // how to get one
+}
+
+var (
+	postgresDep = dependency{name: "postgres", variable: "DATABASE_URL", addr: "127.0.0.1:5432",
+		localURL: "postgres://postgres@127.0.0.1:5432/reos?sslmode=disable",
+		fix:      "run scripts/setup (installs and starts PostgreSQL from Debian's packages), or set DATABASE_URL"}
+	redisDep = dependency{name: "redis", variable: "REDIS_URL", addr: "127.0.0.1:6379",
+		localURL: "redis://127.0.0.1:6379/0",
+		fix:      "run scripts/setup (installs and starts Redis from Debian's packages), or set REDIS_URL"}
+	rabbitDep = dependency{name: "rabbitmq", variable: "AMQP_URL", addr: "127.0.0.1:5672",
+		localURL: "amqp://guest:guest@127.0.0.1:5672/",
+		fix:      "run scripts/setup (installs and starts RabbitMQ from Debian's packages), or set AMQP_URL"}
+)
+
+// resolve returns configured when set, else the local URL if something
+// listens on the default port.
+func (d dependency) resolve(ctx context.Context, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	dialer := net.Dialer{Timeout: time.Second}
+	conn, err := dialer.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s is not set and nothing answers on %s: %s", d.name, d.variable, d.addr, d.fix)
+	}
+	conn.Close()
+	return d.localURL, nil
+}
+
+// ensureDatabase creates the database of a discovered local PostgreSQL
+// server when it does not exist yet, so `reos up` works on a fresh machine.
+func ensureDatabase(ctx context.Context, dbURL string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	name := u.Path[1:]
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("postgres: connect to %s: %w", u.Redacted(), err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize())
+	if err != nil && !isDuplicateDatabase(err) {
+		return fmt.Errorf("postgres: create database %s: %w", name, err)
+	}
+	return nil
+}
