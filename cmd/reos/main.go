@@ -26,6 +26,7 @@ type command struct {
 
 var commands = []command{
 	{"up", "apply migrations, seed, and serve the API until interrupted", up},
+	{"green", "start the stack on a free port, check it over HTTP, print each check, and stop", green},
 	{"migrate", "apply pending database migrations and exit", func(ctx context.Context, m *app.Main, _ io.Writer) error {
 		if err := m.Open(ctx); err != nil {
 			return err
@@ -51,6 +52,13 @@ func main() {
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "probe" {
+		if err := probe(ctx, args[1]); err != nil {
+			fmt.Fprintf(stderr, "reos probe: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return 0
@@ -134,6 +142,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(w, "  %-8s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)
 }

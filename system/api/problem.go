@@ -85,4 +85,3 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeProblem(w, p)
 }
-

@@ -68,7 +68,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	if c.DatabaseURL == "" {
 		if err := ensureDatabase(ctx, dbURL); err != nil {
-			return err
+			return fmt.Errorf("%w (found PostgreSQL on %s; run scripts/setup to create the role reos, or set DATABASE_URL)", err, postgresDep.addr)
 		}
 	}
 	if m.DB, err = postgres.Open(ctx, dbURL); err != nil {

@@ -25,7 +25,7 @@ type dependency struct {
 
 var (
 	postgresDep = dependency{name: "postgres", variable: "DATABASE_URL", addr: "127.0.0.1:5432",
-		localURL: "postgres://postgres@127.0.0.1:5432/reos?sslmode=disable",
+		localURL: "postgres://reos:reos@127.0.0.1:5432/reos?sslmode=disable",
 		fix:      "run scripts/setup (installs and starts PostgreSQL from Debian's packages), or set DATABASE_URL"}
 	redisDep = dependency{name: "redis", variable: "REDIS_URL", addr: "127.0.0.1:6379",
 		localURL: "redis://127.0.0.1:6379/0",

@@ -20,7 +20,7 @@ func ServerURL() string {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return "postgres://reos:reos@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
 // NewDatabase creates an empty database named after the test and returns
@@ -33,7 +33,7 @@ func NewDatabase(t testing.TB) string {
 	admin, err := pgx.Connect(ctx, ServerURL())
 	if err != nil {
 		t.Fatalf("postgrestest: cannot reach PostgreSQL at %s: %v\n"+
-			"Start it with scripts/setup (or: pg_ctlcluster --skip-systemctl-redirect 15 main start), or set DATABASE_URL.", redact(ServerURL()), err)
+			"Run scripts/setup (it installs and starts PostgreSQL and creates the role reos), or set DATABASE_URL.", redact(ServerURL()), err)
 	}
 	defer admin.Close(context.Background())
 	name := "reos_test_" + strings.ToLower(rand.Text()[:10])

@@ -1,0 +1,24 @@
+# reos — `make green` is the main job, `make test` runs the tests.
+# Every target prepares the machine first (scripts/setup, idempotent).
+GO ?= go
+
+.PHONY: green test up bench fuzz setup
+
+green: setup ## start the stack and check it end to end
+	$(GO) run ./cmd/reos green
+
+test: setup ## vet and run every test against real PostgreSQL, Redis and RabbitMQ
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+up: setup ## run the product in mock mode on http://127.0.0.1:8000
+	$(GO) run ./cmd/reos up
+
+bench: setup ## print the benchmarks' figures
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+fuzz: ## run each fuzz test for FUZZTIME (default 30s)
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeJSONBody -fuzztime=$${FUZZTIME:-30s} ./system/api
+
+setup:
+	@scripts/setup

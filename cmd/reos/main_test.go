@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/real-estate-os/reos/system/config"
+	"github.com/real-estate-os/reos/system/postgres/postgrestest"
+)
+
+func runCLI(args []string, env map[string]string) (int, string, string) {
+	var out, errOut strings.Builder
+	code := run(context.Background(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"up", "--help"}} {
+		code, out, _ := runCLI(args, nil)
+		if code != 0 {
+			t.Errorf("reos %v exited %d", args, code)
+		}
+		for _, v := range config.Vars {
+			if !strings.Contains(out, v.Name) || !strings.Contains(out, "--"+v.Flag()) {
+				t.Errorf("reos %v does not list %s / --%s", args, v.Name, v.Flag())
+			}
+		}
+	}
+}
+
+func TestProductionWithoutCredentialsRefusesToStart(t *testing.T) {
+	code, _, errOut := runCLI([]string{"up"}, map[string]string{"APP_MODE": "production"})
+	if code == 0 {
+		t.Fatal("reos up in production mode without credentials exited 0")
+	}
+	for _, name := range []string{"JWT_SECRET", "SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} {
+		if !strings.Contains(errOut, name) {
+			t.Errorf("error does not name %s:\n%s", name, errOut)
+		}
+	}
+}
+
+func TestFlagWinsOverVariable(t *testing.T) {
+	code, _, errOut := runCLI([]string{"up", "--app-mode", "staging"}, map[string]string{"APP_MODE": "mock"})
+	if code == 0 || !strings.Contains(errOut, `APP_MODE="staging"`) {
+		t.Errorf("--app-mode staging: exit %d, %s", code, errOut)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, _, errOut := runCLI([]string{"launch"}, nil); code != 2 || !strings.Contains(errOut, `unknown command "launch"`) {
+		t.Errorf("reos launch: exit %d, %s", code, errOut)
+	}
+}
+
+func TestGreen(t *testing.T) {
+	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_DATA_DIR": t.TempDir()})
+	if code != 0 || !strings.Contains(out, "GREEN: 5 of 5 checks passed") {
+		t.Errorf("reos green: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
