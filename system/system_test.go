@@ -80,3 +80,17 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkReasons(b *testing.B) {
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	p := &system.Property{Stage: system.StageContacted, ListedOn: "2026-06-01", ListPriceCents: 60_000_00, ARVCents: 100_000_00}
+	rules := []system.Rule{
+		{ID: "a", Priority: 2, MinDaysSinceContact: ptr(14), Reason: "No contact for {days_since_contact} days."},
+		{ID: "b", Priority: 2, MinEquityBps: ptr(int64(2500)), Reason: "Equity {equity_pct}%."},
+		{ID: "c", Priority: 1, MinDaysListed: ptr(90), Reason: "Listed {days_listed} days."},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		system.Reasons(rules, p, now)
+	}
+}

@@ -25,7 +25,7 @@ import (
 
 // stack is a running product on a database of the test's own.
 type stack struct {
-	t     *testing.T
+	t     testing.TB
 	main  *app.Main
 	url   string
 	clock *atomic.Int64 // unix nanoseconds
@@ -33,7 +33,7 @@ type stack struct {
 
 var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
-func startStack(t *testing.T, env ...string) *stack {
+func startStack(t testing.TB, env ...string) *stack {
 	t.Helper()
 	vars := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_ADDR": "127.0.0.1:0", "REOS_DATA_DIR": t.TempDir()}
 	for i := 0; i+1 < len(env); i += 2 {
@@ -42,7 +42,7 @@ func startStack(t *testing.T, env ...string) *stack {
 	return startWith(t, vars)
 }
 
-func startWith(t *testing.T, vars map[string]string) *stack {
+func startWith(t testing.TB, vars map[string]string) *stack {
 	t.Helper()
 	cfg, err := config.Load(config.Lookup(vars, func(string) (string, bool) { return "", false }))
 	if err != nil {
@@ -64,7 +64,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
