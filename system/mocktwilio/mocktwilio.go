@@ -1,0 +1,430 @@
+// Package mocktwilio is the mock Twilio of mock mode: the Messages resource
+// of Twilio's REST API 2010-04-01 (contracts/twilio/twilio_api_v2010.json),
+// with Twilio's error codes and test-credential magic numbers, signed status
+// callbacks, inbound messages with opt-out keywords, and mock-only endpoints
+// to inspect messages and inject faults at run time.
+//
+// Mock-only endpoints (not Twilio's):
+//
+//	GET    /health                 {"status":"ok"}
+//	GET    /mock/messages?To=&From= every message, with its status callbacks
+//	DELETE /mock/messages          forget every message
+//	GET    /mock/faults            the fault settings
+//	PUT    /mock/faults            change them (JSON, see Faults)
+//	POST   /mock/inbound           {From, To, Body[, Url]}: a phone texts one of the account's numbers
+package mocktwilio
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/real-estate-os/reos/system/provider/twilio"
+)
+
+// MagicFrom is the test-credential sender number Twilio always accepts.
+const MagicFrom = "+15005550006"
+
+// Config configures the mock.
+type Config struct {
+	// AccountSID and AuthToken are the only credentials accepted; the token
+	// also signs callbacks.
+	AccountSID string
+	AuthToken  string
+	// Numbers are the sender numbers the account owns, besides MagicFrom.
+	Numbers []string
+	// DataDir keeps one JSON file per message, so messages survive restarts.
+	// Empty keeps them in memory only.
+	DataDir string
+	// InboundURL receives inbound messages (the product's inbound webhook).
+	InboundURL string
+	// HTTP sends callbacks; it should dial through the egress guard.
+	HTTP *http.Client
+	// StepDelay is the time between status steps; 20 ms when zero.
+	StepDelay time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// Seed makes fault injection repeatable; 0 picks one at random.
+	Seed uint64
+}
+
+// Faults are the run-time fault settings, changed through PUT /mock/faults.
+// Probabilities are between 0 and 1 and apply to the Messages API.
+type Faults struct {
+	ErrorProbability        float64  `json:"error_probability"`         // answer 500 (Twilio 20500)
+	RateLimitProbability    float64  `json:"rate_limit_probability"`    // answer 429 (Twilio 20429)
+	LatencyMS               int      `json:"latency_ms"`                // added before every answer
+	DropCallbackProbability float64  `json:"drop_callback_probability"` // status callbacks not sent
+	UndeliveredTo           []string `json:"undelivered_to"`            // these numbers end undelivered (30003)
+	FailedTo                []string `json:"failed_to"`                 // these numbers end failed (30008)
+}
+
+func (f Faults) validate() error {
+	for name, p := range map[string]float64{"error_probability": f.ErrorProbability, "rate_limit_probability": f.RateLimitProbability, "drop_callback_probability": f.DropCallbackProbability} {
+		if p < 0 || p > 1 {
+			return fmt.Errorf("%s must be between 0 and 1", name)
+		}
+	}
+	if f.LatencyMS < 0 || f.LatencyMS > 60000 {
+		return fmt.Errorf("latency_ms must be between 0 and 60000")
+	}
+	return nil
+}
+
+// Callback is one status callback the mock made.
+type Callback struct {
+	Status       string `json:"status"`
+	URL          string `json:"url"`
+	ResponseCode int    `json:"response_code,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Dropped      bool   `json:"dropped,omitempty"`
+}
+
+// Record is a message as the mock keeps it.
+type Record struct {
+	twilio.Message
+	StatusCallback string     `json:"status_callback,omitempty"`
+	Callbacks      []Callback `json:"callbacks"`
+	CreatedNano    int64      `json:"created_nano"`
+}
+
+// Server is the mock Twilio.
+type Server struct {
+	cfg      Config
+	handler  http.Handler
+	mu       sync.Mutex
+	messages map[string]*Record
+	optOuts  map[string]bool // "ourNumber|theirNumber"
+	faults   Faults
+	rnd      *mrand.Rand
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// New returns a mock with the messages kept in cfg.DataDir, resuming the
+// status progression of any that had not finished.
+func New(cfg Config) (*Server, error) {
+	if !strings.HasPrefix(cfg.AccountSID, "AC") || len(cfg.AccountSID) != 34 || cfg.AuthToken == "" {
+		return nil, fmt.Errorf("mocktwilio: an AccountSid (AC + 32 hex digits) and an auth token are required")
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.StepDelay == 0 {
+		cfg.StepDelay = 20 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = mrand.Uint64()
+	}
+	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	for _, rec := range s.messages {
+		if rec.Direction != "inbound" && !final(rec.Status) {
+			s.progress(rec.SID)
+		}
+	}
+	return s, nil
+}
+
+// ServeHTTP serves the Twilio API and the mock-only endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close stops the status progressions and waits for them.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// SetInboundURL changes where inbound messages are posted.
+func (s *Server) SetInboundURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.InboundURL = u
+}
+
+func (s *Server) routes() {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path), http.StatusNotFound)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, 20004, "Method not allowed", http.StatusMethodNotAllowed)
+	})
+	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Route("/2010-04-01/Accounts/{AccountSid}", func(r chi.Router) {
+		r.Use(s.authenticate, s.injectFaults)
+		r.Post("/Messages.json", s.handleCreate)
+		r.Get("/Messages.json", s.handleList)
+		r.Get("/Messages/{Sid}.json", s.handleFetch)
+		r.Post("/Messages/{Sid}.json", s.handleUpdate)
+		r.Delete("/Messages/{Sid}.json", s.handleDelete)
+	})
+	r.Route("/mock", func(r chi.Router) {
+		r.Get("/messages", s.handleInspect)
+		r.Delete("/messages", s.handleClear)
+		r.Get("/faults", s.handleGetFaults)
+		r.Put("/faults", s.handlePutFaults)
+		r.Post("/inbound", s.handleInbound)
+	})
+	s.handler = r
+}
+
+// writeError writes Twilio's error body.
+func writeError(w http.ResponseWriter, code int, message string, status int) {
+	writeJSON(w, status, twilio.Error{Code: code, Message: message, MoreInfo: fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), Status: status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		good := ok &&
+			subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.AccountSID)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.AuthToken)) == 1 &&
+			chi.URLParam(r, "AccountSid") == s.cfg.AccountSID
+		if !good {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+			writeError(w, 20003, "Authenticate", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) injectFaults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		f := s.faults
+		roll := s.rnd.Float64()
+		s.mu.Unlock()
+		if f.LatencyMS > 0 {
+			select {
+			case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		switch {
+		case roll < f.RateLimitProbability:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, 20429, "Too Many Requests", http.StatusTooManyRequests)
+		case roll < f.RateLimitProbability+f.ErrorProbability:
+			writeError(w, 20500, "An internal server error has occurred", http.StatusInternalServerError)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (s *Server) handleGetFaults(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.faults)
+}
+
+func (s *Server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults must be a JSON object: " + err.Error()})
+		return
+	}
+	if err := f.validate(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	s.cfg.Logger.Info("mock twilio faults changed", "faults", f)
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) handleInspect(w http.ResponseWriter, r *http.Request) {
+	to, from := r.URL.Query().Get("To"), r.URL.Query().Get("From")
+	s.mu.Lock()
+	out := []Record{}
+	for _, rec := range s.sorted() {
+		if (to == "" || rec.To == to) && (from == "" || deref(rec.From) == from) {
+			out = append(out, copyRecord(rec))
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+}
+
+func (s *Server) handleClear(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	for sid := range s.messages {
+		s.removeFile(sid)
+	}
+	s.messages = map[string]*Record{}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sorted returns the messages newest first, as Twilio lists them. Callers
+// hold s.mu.
+func (s *Server) sorted() []*Record {
+	out := make([]*Record, 0, len(s.messages))
+	for _, rec := range s.messages {
+		out = append(out, rec)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].CreatedNano != out[j].CreatedNano {
+			return out[i].CreatedNano > out[j].CreatedNano
+		}
+		return out[i].SID > out[j].SID
+	})
+	return out
+}
+
+func copyRecord(rec *Record) Record {
+	c := *rec
+	c.Callbacks = append([]Callback{}, rec.Callbacks...)
+	return c
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// newSID returns prefix followed by 32 random hex digits.
+func newSID(prefix string) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// rfc2822 formats t as Twilio's dates: "Thu, 24 Aug 2023 05:01:45 +0000".
+func rfc2822(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
+
+func final(status string) bool {
+	switch status {
+	case "delivered", "undelivered", "failed", "received", "canceled", "read":
+		return true
+	}
+	return false
+}
+
+// persist writes rec to its file, atomically. Callers hold s.mu.
+func (s *Server) persist(rec *Record) {
+	if s.cfg.DataDir == "" {
+		return
+	}
+	dir := filepath.Join(s.cfg.DataDir, "messages")
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err == nil {
+		_, err = tmp.Write(b)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), filepath.Join(dir, rec.SID+".json"))
+		}
+	}
+	if err != nil {
+		s.cfg.Logger.Error("mock twilio: keep message", "sid", rec.SID, "err", err)
+	}
+}
+
+func (s *Server) removeFile(sid string) {
+	if s.cfg.DataDir != "" {
+		os.Remove(filepath.Join(s.cfg.DataDir, "messages", sid+".json"))
+	}
+}
+
+func (s *Server) persistOptOuts() {
+	if s.cfg.DataDir == "" {
+		return
+	}
+	keys := make([]string, 0, len(s.optOuts))
+	for k := range s.optOuts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b, _ := json.Marshal(keys)
+	path := filepath.Join(s.cfg.DataDir, "optouts.json")
+	if err := os.WriteFile(path+".tmp", b, 0o600); err == nil {
+		os.Rename(path+".tmp", path)
+	}
+}
+
+func (s *Server) load() error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	dir := filepath.Join(s.cfg.DataDir, "messages")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("mocktwilio: data dir: %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "SM*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("mocktwilio: %s: %w", f, err)
+		}
+		if rec.Callbacks == nil {
+			rec.Callbacks = []Callback{}
+		}
+		s.messages[rec.SID] = &rec
+	}
+	if b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "optouts.json")); err == nil {
+		var keys []string
+		if json.Unmarshal(b, &keys) == nil {
+			for _, k := range keys {
+				s.optOuts[k] = true
+			}
+		}
+	}
+	return nil
+}

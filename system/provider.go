@@ -1,0 +1,89 @@
+package system
+
+import (
+	"context"
+	"time"
+)
+
+// The vendor-facing interfaces. Each has one implementation per vendor
+// protocol (system/provider/...), configured by base URL and credentials: the
+// client that talks to a local stand-in in mock mode is the one that talks to
+// the vendor in production.
+
+// Email is one outgoing message.
+type Email struct {
+	From    string
+	To      string
+	Subject string
+	Text    string
+	HTML    string // optional
+	// Headers are extra headers, such as X-Reos-Message-Id for tracking.
+	Headers map[string]string
+}
+
+// Mailer sends email.
+type Mailer interface {
+	// SendEmail hands e to the mail service and returns the id it gave the
+	// message. Returns EINVALID for an address the service refuses.
+	SendEmail(ctx context.Context, e *Email) (id string, err error)
+}
+
+// SMS is one outgoing text message.
+type SMS struct {
+	From string
+	To   string
+	Body string
+	// StatusCallback is the URL the vendor posts delivery updates to.
+	StatusCallback string
+}
+
+// SMSResult is what the SMS vendor answered.
+type SMSResult struct {
+	SID    string
+	Status string // queued, sending, sent, delivered, undelivered, failed
+}
+
+// SMSSender sends text messages.
+type SMSSender interface {
+	// SendSMS asks the vendor to send m. Returns EDNC when the recipient
+	// has opted out with the vendor, EINVALID for numbers the vendor
+	// refuses, EUNAVAILABLE when the vendor fails or throttles.
+	SendSMS(ctx context.Context, m *SMS) (*SMSResult, error)
+}
+
+// ObjectStore keeps files such as memo PDFs.
+type ObjectStore interface {
+	// Put stores data under key.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// Get returns the object; ENOTFOUND if there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// PresignGet returns a URL anyone can GET the object from until expiry.
+	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
+// Memo is the content of an investment memo.
+type Memo struct {
+	Property *Property
+	Reasons  []Reason
+	// Text is the memo's prose, from a Writer.
+	Text string
+}
+
+// PDFRenderer turns a memo into a PDF document.
+type PDFRenderer interface {
+	// RenderMemo returns the PDF. The same memo always gives the same bytes.
+	RenderMemo(ctx context.Context, m *Memo) ([]byte, error)
+}
+
+// Writer writes the product's prose: memo text and owner messages.
+type Writer interface {
+	// WriteMemo returns the memo text for a property and its reasons.
+	WriteMemo(ctx context.Context, p *Property, reasons []Reason) (string, error)
+}
+
+// Provider is the part every vendor implementation shares: its name, as
+// /api/v1/status/providers reports it, and a cheap reachability check.
+type Provider interface {
+	Name() string
+	Check(ctx context.Context) error
+}
