@@ -25,12 +25,18 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 // (https://www.twilio.com/docs/iam/test-credentials).
 var (
 	magicFromErrors = map[string]func(from string) (int, string){
-		"+15005550001": func(from string) (int, string) { return 21212, "The 'From' number " + from + " is not a valid phone number, shortcode, or alphanumeric sender ID." },
+		"+15005550001": func(from string) (int, string) {
+			return 21212, "The 'From' number " + from + " is not a valid phone number, shortcode, or alphanumeric sender ID."
+		},
 		"+15005550007": func(from string) (int, string) { return 21606, notOwned(from) },
-		"+15005550008": func(from string) (int, string) { return 21611, "This 'From' number has exceeded the maximum number of queued messages" },
+		"+15005550008": func(from string) (int, string) {
+			return 21611, "This 'From' number has exceeded the maximum number of queued messages"
+		},
 	}
 	magicToErrors = map[string]func(to, from string) (int, string){
-		"+15005550001": func(to, _ string) (int, string) { return 21211, "The 'To' number " + to + " is not a valid phone number." },
+		"+15005550001": func(to, _ string) (int, string) {
+			return 21211, "The 'To' number " + to + " is not a valid phone number."
+		},
 		"+15005550002": func(to, from string) (int, string) {
 			return 21612, fmt.Sprintf("The 'To' phone number: %s, is not currently reachable using the 'From' phone number: %s via SMS.", to, from)
 		},
