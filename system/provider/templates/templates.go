@@ -1,0 +1,113 @@
+// Package templates writes the product's prose without a language model:
+// stage-aware text/template sources, so the text is a pure function of its
+// inputs (the `deterministic-templates` provider).
+package templates
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/real-estate-os/reos/system"
+)
+
+// Writer is the deterministic Writer.
+type Writer struct{}
+
+var _ system.Writer = Writer{}
+
+// Name is the provider's name.
+func (Writer) Name() string { return "deterministic-templates" }
+
+// Check always succeeds: nothing is reached over the network.
+func (Writer) Check(context.Context) error { return nil }
+
+// memoIntro is the opening paragraph for each stage.
+var memoIntro = map[system.Stage]string{
+	system.StageNew:           "This is a new lead. Nobody has spoken with the owner yet; the figures below come from the listing and our own estimates.",
+	system.StageContacted:     "We have contacted the owner and are waiting to learn their condition and timeline.",
+	system.StageQualified:     "The owner is motivated and the property fits our buy box. The next step is a walk-through and a written offer.",
+	system.StageOffer:         "An offer is out. This memo supports the price we offered and the room we have to negotiate.",
+	system.StageUnderContract: "We are under contract. This memo records the numbers the deal closes on.",
+	system.StageClosed:        "The deal has closed. This memo is the record of the numbers we bought on.",
+	system.StageDead:          "The deal is dead. This memo keeps the numbers in case the owner's situation changes.",
+}
+
+var memoTemplate = template.Must(template.New("memo").Funcs(template.FuncMap{"dollars": Dollars}).Parse(
+	`{{.Intro}}
+
+{{.P.Address}}, {{.P.City}}, {{.P.State}} {{.P.Zip}} is listed at {{dollars .P.ListPriceCents}}. With an estimated rehab of {{dollars .P.RehabCents}}, the all-in cost is {{dollars .AllIn}} against an after-repair value of {{dollars .P.ARVCents}}, an equity spread of {{dollars .Equity}} ({{.EquityPct}} of ARV).
+
+As a rental it would bring {{dollars .P.MonthlyRentCents}} a month, a cap rate of {{.CapRate}} on the all-in cost.
+{{if .Reasons}}
+What to do next:{{range .Reasons}}
+- {{.Action}} ({{.Reason}}){{end}}
+{{end}}`))
+
+// WriteMemo returns the memo text for p. The same property and reasons
+// always give the same text.
+func (Writer) WriteMemo(_ context.Context, p *system.Property, reasons []system.Reason) (string, error) {
+	var b bytes.Buffer
+	err := memoTemplate.Execute(&b, map[string]any{
+		"Intro":     memoIntro[p.Stage],
+		"P":         p,
+		"AllIn":     p.ListPriceCents + p.RehabCents,
+		"Equity":    p.ARVCents - p.ListPriceCents - p.RehabCents,
+		"EquityPct": Percent(p.EquityBps()),
+		"CapRate":   Percent(p.CapRateBps),
+		"Reasons":   reasons,
+	})
+	return strings.TrimSpace(b.String()), err
+}
+
+// MessageData is what email and SMS templates may use.
+type MessageData struct {
+	OwnerName string
+	Address   string
+	City      string
+	AgentName string
+}
+
+// Render fills a stage template for one owner.
+func Render(t system.Template, d MessageData) (subject, body string, err error) {
+	fill := func(name, src string) (string, error) {
+		tpl, err := template.New(name).Option("missingkey=error").Parse(src)
+		if err != nil {
+			return "", fmt.Errorf("templates: %s %s: %w", t.Channel, t.Stage, err)
+		}
+		var b bytes.Buffer
+		if err := tpl.Execute(&b, d); err != nil {
+			return "", fmt.Errorf("templates: %s %s: %w", t.Channel, t.Stage, err)
+		}
+		return b.String(), nil
+	}
+	if subject, err = fill("subject", t.Subject); err != nil {
+		return "", "", err
+	}
+	body, err = fill("body", t.Body)
+	return subject, body, err
+}
+
+// Dollars formats cents as "$1,234,567.89".
+func Dollars(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	whole := fmt.Sprint(cents / 100)
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, whole, cents%100)
+}
+
+// Percent formats basis points as "7.25%".
+func Percent(bps int64) string {
+	sign := ""
+	if bps < 0 {
+		sign, bps = "-", -bps
+	}
+	return fmt.Sprintf("%s%d.%02d%%", sign, bps/100, bps%100)
+}
