@@ -28,6 +28,9 @@ type ServerConfig struct {
 	Tokens     *Tokens
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
+	// Providers are reported, with their health, by
+	// /status/providers?verbose=1.
+	Providers []ProviderCheck
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -40,6 +43,7 @@ type Server struct {
 	rules      system.RuleService
 	tokens     *Tokens
 	checks     []system.HealthCheck
+	providers  []ProviderCheck
 	logger     *slog.Logger
 	now        func() time.Time
 	router     chi.Router
@@ -51,7 +55,7 @@ func NewServer(c ServerConfig) (*Server, error) {
 		return nil, errors.New("api: NewServer needs Config, Properties, Users, Rules and Tokens")
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
-		checks: c.Checks, logger: c.Logger, now: c.Now}
+		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -190,13 +194,65 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ProviderCheck is one vendor role's implementation, for the verbose
+// status.
+type ProviderCheck struct {
+	Role     string // email, sms, storage, pdf, llm
+	Name     string
+	Endpoint string // where a local stand-in listens, in mock mode
+	Check    func(ctx context.Context) error
+}
+
+type providerHealth struct {
+	Provider  string  `json:"provider"`
+	Reachable bool    `json:"reachable"`
+	LatencyMS float64 `json:"latency_ms"`
+	Endpoint  string  `json:"endpoint,omitempty"`
+	Error     string  `json:"error,omitempty"`
+}
+
 type providersResponse struct {
 	AppMode config.Mode `json:"app_mode"`
 	config.Providers
 	Features config.Features `json:"features"`
+	// Health is only present with ?verbose=1, so the seed's shape stays.
+	Health map[string]providerHealth `json:"health,omitempty"`
 }
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Features: s.cfg.Features})
+	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Features: s.cfg.Features}
+	switch r.URL.Query().Get("verbose") {
+	case "", "0", "false":
+	case "1", "true":
+		resp.Health = s.providerHealth(r.Context())
+	default:
+		return system.Invalid(map[string]string{"verbose": "1 or 0"})
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// providerHealth checks every provider at once, each within readyTimeout.
+func (s *Server) providerHealth(ctx context.Context) map[string]providerHealth {
+	out := make(map[string]providerHealth, len(s.providers))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range s.providers {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			start := time.Now()
+			err := p.Check(ctx)
+			h := providerHealth{Provider: p.Name, Reachable: err == nil, Endpoint: p.Endpoint,
+				LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
+			if err != nil {
+				h.Error = err.Error()
+			}
+			mu.Lock()
+			out[p.Role] = h
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }

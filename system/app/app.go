@@ -36,9 +36,10 @@ type Main struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	DB     *postgres.DB
-	Redis  *redis.Client
-	rabbit *rabbit
+	DB        *postgres.DB
+	Redis     *redis.Client
+	Providers *Providers
+	rabbit    *rabbit
 
 	server   *http.Server
 	listener net.Listener
@@ -136,6 +137,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Providers, err = m.openProviders(ctx); err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.ServerConfig{
 		Config:     m.Config,
 		Properties: postgres.NewPropertyService(m.DB),
@@ -147,8 +151,9 @@ func (m *Main) Run(ctx context.Context) error {
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},
 			{Name: "rabbitmq", Check: m.rabbit.check},
 		},
-		Logger: m.Logger,
-		Now:    m.Now,
+		Providers: m.Providers.checks,
+		Logger:    m.Logger,
+		Now:       m.Now,
 	})
 	if err != nil {
 		return err
@@ -164,6 +169,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.listener) }()
+	if m.Providers.MockTwilio != nil {
+		m.Providers.MockTwilio.SetInboundURL(m.URL() + "/api/v1/webhooks/twilio/inbound")
+	}
 	m.Logger.Info("serving", "url", m.URL(), "mode", m.Config.Mode)
 	return nil
 }
@@ -187,6 +195,9 @@ func (m *Main) Close() error {
 		defer cancel()
 		errs = append(errs, m.server.Shutdown(ctx))
 	}
+	if m.Providers != nil {
+		errs = append(errs, m.Providers.Close())
+	}
 	if m.rabbit != nil {
 		errs = append(errs, m.rabbit.close())
 	}
@@ -209,34 +220,39 @@ func (m *Main) jwtSecret() ([]byte, error) {
 	if m.Config.Mode != config.ModeMock {
 		return nil, errors.New("JWT_SECRET is required in production mode")
 	}
-	path := filepath.Join(m.Config.DataDir, "jwt.secret")
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	}
-	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	// Write aside, then link: a concurrent starter either wins the link or
-	// reads the winner's complete file.
-	tmp, err := os.CreateTemp(m.Config.DataDir, "jwt.secret.*")
+	b, err := keepOnce(filepath.Join(m.Config.DataDir, "jwt.secret"), []byte(hex.EncodeToString(key)))
+	return []byte(strings.TrimSpace(string(b))), err
+}
+
+// keepOnce returns the content of path, first writing fresh there if the
+// file does not exist. It writes aside and links, so a concurrent starter
+// either wins the link or reads the winner's complete file.
+func keepOnce(path string, fresh []byte) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(hex.EncodeToString(key)); err != nil {
-		return nil, err
+	_, err = tmp.Write(fresh)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	m.Logger.Info("generated a JWT secret for mock mode", "path", path)
-	b, err := os.ReadFile(path)
-	return []byte(strings.TrimSpace(string(b))), err
+	return os.ReadFile(path)
 }
 
 // rabbit holds the broker connection and redials it when it drops.

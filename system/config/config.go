@@ -59,6 +59,7 @@ type Config struct {
 
 	EmailFrom       string
 	SMTPURL         string
+	MailpitBin      string
 	SendGridAPIKey  string
 	SendGridBaseURL string
 
@@ -74,6 +75,9 @@ type Config struct {
 	S3Region          string
 
 	GotenbergURL string
+
+	EgressAllow []string
+	EgressLog   string
 
 	OpenAIAPIKey  string
 	OpenAIBaseURL string
@@ -153,6 +157,7 @@ var Vars = []Var{
 			return err
 		}},
 	{Name: "SMTP_URL", Usage: "mock mode: SMTP server for email, smtp://host:port (default: a Mailpit that reos up starts)", set: urlVar(func(c *Config) *string { return &c.SMTPURL }, "smtp")},
+	{Name: "MAILPIT_BIN", Usage: "mock mode: the Mailpit binary (default: mailpit on PATH, or the one scripts/setup installs)", set: stringVar(func(c *Config) *string { return &c.MailpitBin })},
 	{Name: "SENDGRID_API_KEY", Usage: "production: SendGrid API key", Secret: true, set: stringVar(func(c *Config) *string { return &c.SendGridAPIKey })},
 	{Name: "SENDGRID_BASE_URL", Default: "https://api.sendgrid.com", Usage: "SendGrid API base URL", set: urlVar(func(c *Config) *string { return &c.SendGridBaseURL }, "http", "https")},
 
@@ -173,15 +178,25 @@ var Vars = []Var{
 			}
 			return nil
 		}},
-	{Name: "TWILIO_BASE_URL", Default: "https://api.twilio.com", Usage: "Twilio REST API base URL (mock mode: the in-process mock Twilio)", set: urlVar(func(c *Config) *string { return &c.TwilioBaseURL }, "http", "https")},
+	{Name: "TWILIO_BASE_URL", Usage: "Twilio REST API base URL (default: https://api.twilio.com; in mock mode a mock Twilio that reos up starts)", set: urlVar(func(c *Config) *string { return &c.TwilioBaseURL }, "http", "https")},
 
-	{Name: "S3_ENDPOINT", Usage: "S3 endpoint URL (mock mode: the in-process S3 server)", set: urlVar(func(c *Config) *string { return &c.S3Endpoint }, "http", "https")},
+	{Name: "S3_ENDPOINT", Usage: "S3 endpoint URL (mock mode default: an S3 server that reos up starts, data in REOS_DATA_DIR)", set: urlVar(func(c *Config) *string { return &c.S3Endpoint }, "http", "https")},
 	{Name: "S3_ACCESS_KEY_ID", Usage: "S3 access key id", Secret: true, set: stringVar(func(c *Config) *string { return &c.S3AccessKeyID })},
 	{Name: "S3_SECRET_ACCESS_KEY", Usage: "S3 secret access key", Secret: true, set: stringVar(func(c *Config) *string { return &c.S3SecretAccessKey })},
 	{Name: "S3_BUCKET", Default: "memos", Usage: "bucket for investment memos",
 		set: func(c *Config, v string) error { c.S3Bucket = v; return nonEmpty(v) }},
 	{Name: "S3_REGION", Default: "us-east-1", Usage: "S3 region", set: stringVar(func(c *Config) *string { return &c.S3Region })},
 
+	{Name: "EGRESS_ALLOW_HOSTS", Usage: "comma-separated hosts providers may reach besides loopback (e.g. compose service names); production adds the vendors' hosts", set: func(c *Config, v string) error {
+		c.EgressAllow = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+				c.EgressAllow = append(c.EgressAllow, h)
+			}
+		}
+		return nil
+	}},
+	{Name: "EGRESS_LOG", Usage: "file that receives one JSON line per refused outbound connection (default: REOS_DATA_DIR/egress.jsonl)", set: stringVar(func(c *Config) *string { return &c.EgressLog })},
 	{Name: "GOTENBERG_URL", Usage: "render PDFs with Gotenberg at this URL instead of the native renderer", set: urlVar(func(c *Config) *string { return &c.GotenbergURL }, "http", "https")},
 
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key (needed when FEATURE_USE_LLM=true)", Secret: true, set: stringVar(func(c *Config) *string { return &c.OpenAIAPIKey })},

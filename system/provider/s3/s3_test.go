@@ -22,7 +22,7 @@ func newStore(t testing.TB) *s3.Store {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
+	t.Cleanup(hs.Close)
 	store, err := s3.New(s3.Config{Endpoint: hs.URL, AccessKeyID: "local", SecretAccessKey: "local-secret", Bucket: "memos", Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	mocks3 "github.com/real-estate-os/reos/mocks/s3"
+	"github.com/real-estate-os/reos/system/egress"
+	"github.com/real-estate-os/reos/system/mocktwilio"
+)
+
+// mockFlag is a flag of `reos mock …` with its environment variable.
+type mockFlag struct{ name, env, def, usage string }
+
+var mockServices = map[string]struct {
+	summary string
+	flags   []mockFlag
+	handler func(v map[string]string, logger *slog.Logger) (http.Handler, func() error, error)
+}{
+	"twilio": {
+		summary: "serve the mock Twilio (Messages API, signed callbacks, inbound, /mock controls)",
+		flags: []mockFlag{
+			{"addr", "MOCK_TWILIO_ADDR", "127.0.0.1:8081", "host:port to listen on"},
+			{"data", "MOCK_TWILIO_DATA", ".reos/mocktwilio", "directory that keeps one JSON file per message"},
+			{"account-sid", "TWILIO_ACCOUNT_SID", "", "the AccountSid it accepts (AC + 32 hex digits; required)"},
+			{"auth-token", "TWILIO_AUTH_TOKEN", "", "the auth token it accepts and signs callbacks with (required)"},
+			{"from", "TWILIO_FROM_NUMBER", mocktwilio.MagicFrom, "a sender number the account owns"},
+			{"inbound-url", "MOCK_TWILIO_INBOUND_URL", "", "where inbound messages are posted (the product's /api/v1/webhooks/twilio/inbound)"},
+			{"allow-hosts", "EGRESS_ALLOW_HOSTS", "", "hosts callbacks may reach besides loopback (comma-separated)"},
+		},
+		handler: func(v map[string]string, logger *slog.Logger) (http.Handler, func() error, error) {
+			if v["account-sid"] == "" || v["auth-token"] == "" {
+				return nil, nil, errors.New("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or --account-sid and --auth-token): the credentials the mock accepts")
+			}
+			guard := &egress.Guard{Allow: splitHosts(v["allow-hosts"]), Sink: os.Stderr}
+			s, err := mocktwilio.New(mocktwilio.Config{AccountSID: v["account-sid"], AuthToken: v["auth-token"], Numbers: []string{v["from"]},
+				DataDir: v["data"], InboundURL: v["inbound-url"], HTTP: guard.HTTPClient("mock-twilio-callbacks", 10*time.Second), Logger: logger})
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, s.Close, nil
+		},
+	},
+	"s3": {
+		summary: "serve the S3 API from a directory (buckets and objects as files)",
+		flags: []mockFlag{
+			{"addr", "MOCK_S3_ADDR", "127.0.0.1:9000", "host:port to listen on"},
+			{"data", "MOCK_S3_DATA", ".reos/s3", "directory that keeps the buckets"},
+		},
+		handler: func(v map[string]string, _ *slog.Logger) (http.Handler, func() error, error) {
+			h, err := mocks3.New(v["data"])
+			return h, func() error { return nil }, err
+		},
+	},
+}
+
+func splitHosts(v string) []string {
+	var out []string
+	for _, h := range strings.Split(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, strings.ToLower(h))
+		}
+	}
+	return out
+}
+
+// runMock serves one stand-in until ctx ends.
+func runMock(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 0 || mockServices[args[0]].handler == nil {
+		fmt.Fprintln(stderr, "Usage: reos mock twilio|s3 [flags]")
+		for _, name := range []string{"twilio", "s3"} {
+			fmt.Fprintf(stderr, "  %-7s %s\n", name, mockServices[name].summary)
+		}
+		return 2
+	}
+	svc := mockServices[args[0]]
+	fs := flag.NewFlagSet("reos mock "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	vals := map[string]*string{}
+	for _, f := range svc.flags {
+		def := f.def
+		if v, ok := env(f.env); ok {
+			def = v
+		}
+		vals[f.name] = fs.String(f.name, def, fmt.Sprintf("%s (env %s)", f.usage, f.env))
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	v := map[string]string{}
+	for k, p := range vals {
+		v[k] = *p
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	h, closeFn, err := svc.handler(v, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos mock %s: %v\n", args[0], err)
+		return 1
+	}
+	defer closeFn()
+	l, err := net.Listen("tcp", v["addr"])
+	if err != nil {
+		fmt.Fprintf(stderr, "reos mock %s: %v\n", args[0], err)
+		return 1
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	fmt.Fprintf(stdout, "reos mock %s listening on http://%s (data in %s)\n", args[0], l.Addr(), v["data"])
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	return 0
+}

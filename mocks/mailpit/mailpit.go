@@ -1,0 +1,191 @@
+// Package mailpit runs Mailpit, the mail catcher of mock mode, as a child
+// process on loopback ports, and reads what it caught through its API
+// (contracts/mailpit/swagger.json).
+package mailpit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Version is the Mailpit release scripts/setup installs.
+const Version = "v1.33.1"
+
+// Find returns the Mailpit binary: bin when set, else mailpit on PATH, else
+// the one scripts/setup installs under ~/.cache/reos/bin.
+func Find(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p, nil
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "reos", "bin", "mailpit")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("mailpit: the binary is not installed; run scripts/setup (it installs Mailpit " + Version + "), or set SMTP_URL to an SMTP server")
+}
+
+// Process is a running Mailpit.
+type Process struct {
+	SMTPAddr string // host:port for SMTP
+	APIURL   string // base URL of the web API
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// Start runs Mailpit with its database in dataDir. It never looks anything
+// up on the network (--disable-version-check, --smtp-disable-rdns) and
+// listens on loopback only.
+func Start(ctx context.Context, bin, dataDir string) (*Process, error) {
+	path, err := Find(bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mailpit: %w", err)
+	}
+	smtpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{SMTPAddr: "127.0.0.1:" + smtpPort, APIURL: "http://127.0.0.1:" + apiPort, done: make(chan error, 1)}
+	p.cmd = exec.Command(path,
+		"--smtp", p.SMTPAddr, "--listen", "127.0.0.1:"+apiPort,
+		"--database", filepath.Join(dataDir, "mail.db"),
+		"--disable-version-check", "--smtp-disable-rdns", "--quiet")
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("mailpit: start %s: %w", path, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		res, err := http.Get(p.APIURL + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			return nil, fmt.Errorf("mailpit exited at start: %v", err)
+		case <-ctx.Done():
+			p.Close()
+			return nil, errors.New("mailpit did not become ready within 15 s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops Mailpit and waits for it.
+func (p *Process) Close() error {
+	if p == nil || p.cmd.Process == nil {
+		return nil
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	return nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// Address is a mailbox in Mailpit's answers.
+type Address struct {
+	Name    string `json:"Name"`
+	Address string `json:"Address"`
+}
+
+// Summary is one caught message in a list.
+type Summary struct {
+	ID        string    `json:"ID"`
+	MessageID string    `json:"MessageID"`
+	From      Address   `json:"From"`
+	To        []Address `json:"To"`
+	Subject   string    `json:"Subject"`
+	Snippet   string    `json:"Snippet"`
+	Created   time.Time `json:"Created"`
+}
+
+// Message is one caught message, whole.
+type Message struct {
+	Summary
+	Text string `json:"Text"`
+	HTML string `json:"HTML"`
+}
+
+// Client reads a Mailpit's API.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return err
+	}
+	httpc := c.HTTP
+	if httpc == nil {
+		httpc = http.DefaultClient
+	}
+	res, err := httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("mailpit: GET %s: %d %s", path, res.StatusCode, b)
+	}
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// Search returns the messages matching a Mailpit search query, such as
+// `to:owner@example.com subject:"Offer"`, newest first.
+func (c *Client) Search(ctx context.Context, query string) ([]Summary, error) {
+	var out struct {
+		Messages []Summary `json:"messages"`
+	}
+	return out.Messages, c.get(ctx, "/api/v1/search?query="+url.QueryEscape(query), &out)
+}
+
+// Message returns one message by Mailpit's ID.
+func (c *Client) Message(ctx context.Context, id string) (*Message, error) {
+	var m Message
+	return &m, c.get(ctx, "/api/v1/message/"+url.PathEscape(id), &m)
+}

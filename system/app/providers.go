@@ -1,0 +1,255 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/real-estate-os/reos/mocks/mailpit"
+	mocks3 "github.com/real-estate-os/reos/mocks/s3"
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/api"
+	"github.com/real-estate-os/reos/system/config"
+	"github.com/real-estate-os/reos/system/egress"
+	"github.com/real-estate-os/reos/system/mocktwilio"
+	"github.com/real-estate-os/reos/system/provider/pdf"
+	"github.com/real-estate-os/reos/system/provider/s3"
+	"github.com/real-estate-os/reos/system/provider/smtp"
+	"github.com/real-estate-os/reos/system/provider/templates"
+	"github.com/real-estate-os/reos/system/provider/twilio"
+)
+
+// Providers are the vendor implementations the mode picked, and the local
+// stand-ins started for them in mock mode.
+type Providers struct {
+	Guard  *egress.Guard
+	Mailer system.Mailer // nil where the mode's mailer is not built yet
+	SMS    *twilio.Client
+	Store  *s3.Store
+	PDF    system.PDFRenderer
+	Writer system.Writer
+
+	// MockTwilio is the in-process mock Twilio, when reos started one.
+	MockTwilio *mocktwilio.Server
+	// MailpitURL is the API of the Mailpit reos started, if any.
+	MailpitURL string
+
+	checks  []api.ProviderCheck
+	closers []func() error
+}
+
+func (p *Providers) onClose(fn func() error) { p.closers = append(p.closers, fn) }
+
+// Close stops the local stand-ins, last started first.
+func (p *Providers) Close() error {
+	var errs []error
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		errs = append(errs, p.closers[i]())
+	}
+	p.closers = nil
+	return errors.Join(errs...)
+}
+
+// openProviders builds every provider for the configured mode, starting
+// the mock-mode stand-ins that are not configured elsewhere.
+func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
+	c := m.Config
+	names := c.Providers()
+	p := &Providers{PDF: pdf.Renderer{}, Writer: templates.Writer{}}
+	if c.Features.UseLLM {
+		return nil, errors.New("FEATURE_USE_LLM=true: the OpenAI writer is not built yet; unset it to use deterministic-templates")
+	}
+	if c.GotenbergURL != "" {
+		return nil, errors.New("GOTENBERG_URL is set: the Gotenberg renderer is not built yet; unset it to use native-pdf")
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+
+	// Every outbound connection goes through the guard.
+	logPath := c.EgressLog
+	if logPath == "" {
+		logPath = filepath.Join(c.DataDir, "egress.jsonl")
+	}
+	sink, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("egress log: %w", err)
+	}
+	p.onClose(sink.Close)
+	p.Guard = &egress.Guard{Allow: c.EgressAllow, Sink: sink, Now: m.Now}
+	if c.Mode == config.ModeProduction {
+		for _, u := range []string{c.TwilioBaseURL, "https://api.twilio.com", c.SendGridBaseURL, c.S3Endpoint, c.OpenAIBaseURL} {
+			if parsed, err := url.Parse(u); err == nil && parsed.Hostname() != "" {
+				p.Guard.Allow = append(p.Guard.Allow, parsed.Hostname())
+			}
+		}
+	}
+
+	fail := func(err error) (*Providers, error) { p.Close(); return nil, err }
+	if err := m.openMail(ctx, p, names.Email); err != nil {
+		return fail(err)
+	}
+	if err := m.openSMS(p, names.SMS); err != nil {
+		return fail(err)
+	}
+	if err := m.openStore(ctx, p, names.Storage); err != nil {
+		return fail(err)
+	}
+	p.checks = append(p.checks,
+		api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check},
+		api.ProviderCheck{Role: "llm", Name: names.LLM, Check: templates.Writer{}.Check})
+	return p, nil
+}
+
+func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
+	c := m.Config
+	if c.Mode == config.ModeProduction {
+		p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Check: func(context.Context) error {
+			return errors.New("the SendGrid client is not built yet")
+		}})
+		return nil
+	}
+	addr, endpoint := "", ""
+	if c.SMTPURL != "" {
+		u, _ := url.Parse(c.SMTPURL)
+		addr = u.Host
+	} else {
+		mp, err := mailpit.Start(ctx, c.MailpitBin, filepath.Join(c.DataDir, "mailpit"))
+		if err != nil {
+			return err
+		}
+		p.onClose(mp.Close)
+		addr, endpoint, p.MailpitURL = mp.SMTPAddr, mp.APIURL, mp.APIURL
+	}
+	mailer := &smtp.Mailer{Addr: addr, Dial: p.Guard.DialContext(name), Now: m.Now, ProviderName: name}
+	p.Mailer = mailer
+	p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Endpoint: endpoint, Check: mailer.Check})
+	return nil
+}
+
+func (m *Main) openSMS(p *Providers, name string) error {
+	c := m.Config
+	client := &twilio.Client{BaseURL: c.TwilioBaseURL, AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken,
+		From: c.TwilioFromNumber, HTTP: p.Guard.HTTPClient(name, 15*time.Second), ProviderName: name}
+	endpoint := ""
+	if c.Mode == config.ModeMock {
+		if client.From == "" {
+			client.From = mocktwilio.MagicFrom
+		}
+		if client.AccountSID == "" || client.AuthToken == "" {
+			sid, token, err := mockTwilioCredentials(c.DataDir)
+			if err != nil {
+				return err
+			}
+			client.AccountSID, client.AuthToken = sid, token
+		}
+		if client.BaseURL == "" {
+			mock, err := mocktwilio.New(mocktwilio.Config{
+				AccountSID: client.AccountSID, AuthToken: client.AuthToken, Numbers: []string{client.From},
+				DataDir: filepath.Join(c.DataDir, "mocktwilio"), HTTP: p.Guard.HTTPClient("mock-twilio-callbacks", 10*time.Second),
+				Now: m.Now, Logger: m.Logger,
+			})
+			if err != nil {
+				return err
+			}
+			u, closeServer, err := serveLoopback(mock)
+			if err != nil {
+				mock.Close()
+				return err
+			}
+			p.onClose(func() error { closeServer(); return mock.Close() })
+			p.MockTwilio, client.BaseURL = mock, u
+		}
+		endpoint = client.BaseURL
+	}
+	if client.BaseURL == "" {
+		client.BaseURL = "https://api.twilio.com"
+	}
+	p.SMS = client
+	p.checks = append(p.checks, api.ProviderCheck{Role: "sms", Name: name, Endpoint: endpoint, Check: client.Check})
+	return nil
+}
+
+func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
+	c := m.Config
+	cfg := s3.Config{Endpoint: c.S3Endpoint, AccessKeyID: c.S3AccessKeyID, SecretAccessKey: c.S3SecretAccessKey,
+		Bucket: c.S3Bucket, Region: c.S3Region, ProviderName: name,
+		Transport: p.Guard.HTTPClient(name, 0).Transport}
+	endpoint := ""
+	if c.Mode == config.ModeMock {
+		if cfg.AccessKeyID == "" {
+			cfg.AccessKeyID, cfg.SecretAccessKey = "reos-local", "reos-local-secret"
+		}
+		if cfg.Endpoint == "" {
+			srv, err := mocks3.New(filepath.Join(c.DataDir, "s3"))
+			if err != nil {
+				return err
+			}
+			u, closeServer, err := serveLoopback(srv)
+			if err != nil {
+				return err
+			}
+			p.onClose(func() error { closeServer(); return nil })
+			cfg.Endpoint = u
+		}
+		endpoint = cfg.Endpoint
+	}
+	store, err := s3.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureBucket(ctx); err != nil {
+		if c.Mode == config.ModeMock {
+			return err
+		}
+		m.Logger.Warn("the memo bucket is not reachable yet", "bucket", c.S3Bucket, "err", err)
+	}
+	p.Store = store
+	p.checks = append(p.checks, api.ProviderCheck{Role: "storage", Name: name, Endpoint: endpoint, Check: store.Check})
+	return nil
+}
+
+// serveLoopback serves h on a free loopback port.
+func serveLoopback(h http.Handler) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return "http://" + l.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
+
+// mockTwilioCredentials returns the mock Twilio's credentials, generated on
+// first start and kept in the data directory like the JWT secret.
+func mockTwilioCredentials(dataDir string) (sid, token string, err error) {
+	var creds struct {
+		AccountSID string `json:"account_sid"`
+		AuthToken  string `json:"auth_token"`
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	creds.AccountSID, creds.AuthToken = "AC"+hex.EncodeToString(raw[:16]), hex.EncodeToString(raw[16:])
+	fresh, _ := json.Marshal(creds)
+	b, err := keepOnce(filepath.Join(dataDir, "mocktwilio-credentials.json"), fresh)
+	if err != nil {
+		return "", "", err
+	}
+	if err := json.Unmarshal(b, &creds); err != nil {
+		return "", "", fmt.Errorf("mock twilio credentials: %w", err)
+	}
+	return creds.AccountSID, creds.AuthToken, nil
+}
