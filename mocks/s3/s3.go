@@ -27,4 +27,3 @@ func New(dir string) (http.Handler, error) {
 	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false), gofakes3.WithoutVersioning())
 	return faker.Server(), nil
 }
-

@@ -31,8 +31,8 @@ type ServerConfig struct {
 	// Providers are reported, with their health, by
 	// /status/providers?verbose=1.
 	Providers []ProviderCheck
-	Logger *slog.Logger
-	Now    func() time.Time
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Server routes and serves the API.
