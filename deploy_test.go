@@ -33,6 +33,7 @@ func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
 	want := map[string]string{ // service → published port on loopback
 		"postgres": "5432", "redis": "6379", "rabbitmq": "5672", "mailpit": "8025", "gotenberg": "3000", "api": "8000",
+		"mock-twilio": "8081", "s3": "9000",
 	}
 	for name, port := range want {
 		svc, ok := p.Services[name]
@@ -60,7 +61,7 @@ func TestComposeServices(t *testing.T) {
 
 func TestComposeStartOrder(t *testing.T) {
 	api := loadCompose(t).Services["api"]
-	for _, dep := range []string{"postgres", "redis", "rabbitmq", "mailpit"} {
+	for _, dep := range []string{"postgres", "redis", "rabbitmq", "mailpit", "mock-twilio", "s3"} {
 		d, ok := api.DependsOn[dep]
 		if !ok || d.Condition != types.ServiceConditionHealthy {
 			t.Errorf("api depends_on %s = %+v, want condition service_healthy", dep, d)
@@ -94,6 +95,23 @@ func TestComposeVariablesAreKnown(t *testing.T) {
 	}
 	if !slices.Equal(api.Command, types.ShellCommand{"up"}) {
 		t.Errorf("api command = %v, want [up]", api.Command)
+	}
+}
+
+// TestComposeMocksAgreeWithTheAPI checks that the mock Twilio accepts the
+// credentials the API sends, and that each stand-in runs a reos command.
+func TestComposeMocksAgreeWithTheAPI(t *testing.T) {
+	p := loadCompose(t)
+	api, twilio := p.Services["api"], p.Services["mock-twilio"]
+	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"} {
+		if a, m := api.Environment[k], twilio.Environment[k]; a == nil || m == nil || *a != *m {
+			t.Errorf("%s differs between api and mock-twilio", k)
+		}
+	}
+	for name, want := range map[string]types.ShellCommand{"mock-twilio": {"mock", "twilio"}, "s3": {"mock", "s3"}} {
+		if got := p.Services[name].Command; !slices.Equal(got, want) {
+			t.Errorf("%s command = %v, want %v", name, got, want)
+		}
 	}
 }
 

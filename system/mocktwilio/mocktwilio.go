@@ -115,6 +115,13 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// Files are written behind the requests by one goroutine: dirty holds
+	// the sids whose file is stale (a deleted message's file goes away).
+	dirty       map[string]bool
+	wake        chan struct{}
+	stopFlusher chan struct{}
+	flusherDone chan struct{}
 }
 
 // New returns a mock with the messages kept in cfg.DataDir, resuming the
@@ -139,12 +146,14 @@ func New(cfg Config) (*Server, error) {
 	if seed == 0 {
 		seed = mrand.Uint64()
 	}
-	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		dirty: map[string]bool{}, wake: make(chan struct{}, 1), stopFlusher: make(chan struct{}), flusherDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.load(); err != nil {
 		return nil, err
 	}
 	s.routes()
+	go s.flusher()
 	for _, rec := range s.messages {
 		if rec.Direction != "inbound" && !final(rec.Status) {
 			s.progress(rec.SID)
@@ -156,10 +165,13 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves the Twilio API and the mock-only endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Close stops the status progressions and waits for them.
+// Close stops the status progressions, waits for them, and writes every
+// message's file.
 func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
+	close(s.stopFlusher)
+	<-s.flusherDone
 	return nil
 }
 
@@ -348,31 +360,65 @@ func final(status string) bool {
 	return false
 }
 
-// persist writes rec to its file, atomically. Callers hold s.mu.
-func (s *Server) persist(rec *Record) {
+// persist marks rec's file stale; the flusher rewrites it. Callers hold s.mu.
+func (s *Server) persist(rec *Record) { s.markDirty(rec.SID) }
+
+// removeFile marks a deleted message's file for removal. Callers hold s.mu.
+func (s *Server) removeFile(sid string) { s.markDirty(sid) }
+
+func (s *Server) markDirty(sid string) {
 	if s.cfg.DataDir == "" {
 		return
 	}
-	dir := filepath.Join(s.cfg.DataDir, "messages")
-	b, _ := json.MarshalIndent(rec, "", "  ")
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err == nil {
-		_, err = tmp.Write(b)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), filepath.Join(dir, rec.SID+".json"))
-		}
-	}
-	if err != nil {
-		s.cfg.Logger.Error("mock twilio: keep message", "sid", rec.SID, "err", err)
+	s.dirty[sid] = true
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
-func (s *Server) removeFile(sid string) {
-	if s.cfg.DataDir != "" {
-		os.Remove(filepath.Join(s.cfg.DataDir, "messages", sid+".json"))
+// flusher writes stale message files, one snapshot at a time, so a
+// request never waits for the disk and files change in the order the
+// messages did.
+func (s *Server) flusher() {
+	defer close(s.flusherDone)
+	for {
+		select {
+		case <-s.wake:
+			s.flush()
+		case <-s.stopFlusher:
+			s.flush()
+			return
+		}
+	}
+}
+
+func (s *Server) flush() {
+	s.mu.Lock()
+	snapshot := make(map[string][]byte, len(s.dirty)) // nil: remove the file
+	for sid := range s.dirty {
+		if rec, ok := s.messages[sid]; ok {
+			snapshot[sid], _ = json.MarshalIndent(rec, "", "  ")
+		} else {
+			snapshot[sid] = nil
+		}
+	}
+	clear(s.dirty)
+	s.mu.Unlock()
+	for sid, b := range snapshot {
+		path := filepath.Join(s.cfg.DataDir, "messages", sid+".json")
+		var err error
+		if b == nil {
+			if err = os.Remove(path); os.IsNotExist(err) {
+				err = nil
+			}
+		} else if err = os.WriteFile(path+".tmp", b, 0o600); err == nil {
+			// Written aside, then renamed: a crash leaves the old file or the new.
+			err = os.Rename(path+".tmp", path)
+		}
+		if err != nil {
+			s.cfg.Logger.Error("mock twilio: keep message", "sid", sid, "err", err)
+		}
 	}
 }
 
@@ -400,7 +446,7 @@ func (s *Server) load() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("mocktwilio: data dir: %w", err)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "SM*.json"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err
 	}
