@@ -17,8 +17,13 @@ up: setup ## run the product in mock mode on http://127.0.0.1:8000
 bench: setup ## print the benchmarks' figures
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-fuzz: ## run each fuzz test for FUZZTIME (default 30s)
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeJSONBody -fuzztime=$${FUZZTIME:-30s} ./system/api
+FUZZ_TARGETS = ./system/api:FuzzDecodeJSONBody ./system/provider/twilio:FuzzValidateSignature ./system/mocktwilio:FuzzCreate
+
+fuzz: ## run each fuzz test for FUZZTIME (default 30s); the seed corpus also runs in `make test`
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t##*:} ($${t%%:*})"; \
+	  $(GO) test -run='^$$' -fuzz="^$${t##*:}\$$" -fuzztime=$${FUZZTIME:-30s} $${t%%:*} || exit 1; \
+	done
 
 setup:
 	@scripts/setup

@@ -40,8 +40,8 @@ func Signature(authToken, fullURL string, params url.Values) string {
 // ValidateSignature reports whether signature is valid for a request to
 // fullURL with the given raw body and content type. A form body is signed
 // through its parameters; any other body through the bodySHA256 query
-// parameter, which must then match the body's SHA-256. Like Twilio's own
-// validator, the URL is tried with and without its port. Comparisons are
+// parameter, which must then match the body's SHA-256. The URL is tried as
+// given, then, like Twilio's own validator, with and without its port. Comparisons are
 // constant-time.
 func ValidateSignature(authToken, fullURL, contentType string, body []byte, signature string) bool {
 	u, err := url.Parse(fullURL)
@@ -60,7 +60,7 @@ func ValidateSignature(authToken, fullURL, contentType string, body []byte, sign
 		}
 	}
 	ok := false
-	for _, candidate := range []string{withoutPort(u), withPort(u)} {
+	for _, candidate := range []string{fullURL, withoutPort(u), withPort(u)} {
 		expected := Signature(authToken, candidate, params)
 		ok = subtle.ConstantTimeCompare([]byte(expected), []byte(signature)) == 1 || ok
 	}
