@@ -67,6 +67,8 @@ type Memo struct {
 	Reasons  []Reason
 	// Text is the memo's prose, from a Writer.
 	Text string
+	// AsOf is the day the memo describes, YYYY-MM-DD.
+	AsOf string
 }
 
 // PDFRenderer turns a memo into a PDF document.

@@ -42,6 +42,7 @@ var problemKinds = map[string]struct {
 	system.EUNSUPPORTED:   {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	system.ETRANSITION:    {http.StatusUnprocessableEntity, "Illegal stage transition"},
 	system.EDNC:           {http.StatusUnprocessableEntity, "Contact is on the do-not-contact list"},
+	system.EIDEMPOTENCY:   {http.StatusUnprocessableEntity, "Idempotency-Key reused with a different request"},
 	system.ERATELIMIT:     {http.StatusTooManyRequests, "Too many requests"},
 	system.EINTERNAL:      {http.StatusInternalServerError, "Internal server error"},
 	system.EUNAVAILABLE:   {http.StatusServiceUnavailable, "Service unavailable"},

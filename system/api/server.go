@@ -26,6 +26,20 @@ type ServerConfig struct {
 	Users      system.UserService
 	Rules      system.RuleService
 	Tokens     *Tokens
+
+	Jobs        system.JobService
+	Messages    system.MessageService
+	DNC         system.DNCService
+	Idempotency system.IdempotencyService
+	DeadLetters system.DeadLetterService
+	Templates   system.TemplateService
+	// Store presigns memo URLs.
+	Store system.ObjectStore
+	// Replay puts a dead letter back to work.
+	Replay func(ctx context.Context, d *system.DeadLetter) error
+	// TwilioAuthToken verifies Twilio's webhooks; SMSFrom sends SMS.
+	TwilioAuthToken string
+	SMSFrom         string
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
 	// Providers are reported, with their health, by
@@ -42,19 +56,33 @@ type Server struct {
 	users      system.UserService
 	rules      system.RuleService
 	tokens     *Tokens
-	checks     []system.HealthCheck
-	providers  []ProviderCheck
-	logger     *slog.Logger
-	now        func() time.Time
-	router     chi.Router
+
+	jobs        system.JobService
+	messages    system.MessageService
+	dnc         system.DNCService
+	idem        system.IdempotencyService
+	deadLetters system.DeadLetterService
+	templates   system.TemplateService
+	store       system.ObjectStore
+	replay      func(ctx context.Context, d *system.DeadLetter) error
+	twilioToken string
+	smsFrom     string
+	checks      []system.HealthCheck
+	providers   []ProviderCheck
+	logger      *slog.Logger
+	now         func() time.Time
+	router      chi.Router
 }
 
 // NewServer returns a Server with every route mounted.
 func NewServer(c ServerConfig) (*Server, error) {
-	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil {
-		return nil, errors.New("api: NewServer needs Config, Properties, Users, Rules and Tokens")
+	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
+		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil {
+		return nil, errors.New("api: NewServer needs every service of ServerConfig")
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
+		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -97,21 +125,34 @@ func (s *Server) routes() {
 		r.Get("/status/providers", s.h(s.handleProviders))
 		r.Post("/auth/login", s.h(s.handleLogin))
 
+		// Called by vendors and mail clients, not by signed-in users.
+		r.Post("/webhooks/twilio/status", s.h(s.handleTwilioStatus))
+		r.Post("/webhooks/twilio/inbound", s.h(s.handleTwilioInbound))
+		r.Get("/t/open/{token}", s.h(s.handleOpen))
+		r.Get("/t/click/{token}/{n}", s.h(s.handleClick))
+
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Get("/auth/me", s.h(s.handleMe))
 			r.Get("/properties", s.h(s.handleListProperties))
-			r.Post("/properties", s.h(s.handleCreateProperty))
+			r.With(s.idempotent).Post("/properties", s.h(s.handleCreateProperty))
 			r.Get("/properties/{id}", s.h(s.handleGetProperty))
 			r.Patch("/properties/{id}", s.h(s.handlePatchProperty))
 			r.Get("/properties/{id}/reasons", s.h(s.handleReasons))
 			r.Get("/pipeline", s.h(s.handlePipeline))
 			r.Get("/portfolio/export.csv", s.h(s.handleExport))
+			r.With(s.idempotent).Post("/jobs/memo/generate", s.h(s.handleGenerateMemo))
+			r.Get("/jobs/{id}", s.h(s.handleGetJob))
+			r.With(s.idempotent).Post("/communications/email-thread", s.h(s.handleEmailThread))
+			r.With(s.idempotent).Post("/communications/sms", s.h(s.handleSMS))
+			r.Get("/communications/threads", s.h(s.handleThreads))
 
 			r.Group(func(r chi.Router) {
 				r.Use(requireRole(s, system.RoleAdmin))
 				r.Get("/users", s.h(s.handleListUsers))
-				r.Post("/users", s.h(s.handleCreateUser))
+				r.With(s.idempotent).Post("/users", s.h(s.handleCreateUser))
+				r.Get("/dlq", s.h(s.handleListDLQ))
+				r.Post("/dlq/{id}/replay", s.h(s.handleReplayDLQ))
 			})
 		})
 	})

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/real-estate-os/reos/fixtures"
@@ -27,6 +26,7 @@ import (
 	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres"
+	"github.com/real-estate-os/reos/system/rabbitmq"
 )
 
 // Main is the running product. Set Config (and optionally Logger and Now),
@@ -38,8 +38,13 @@ type Main struct {
 
 	DB        *postgres.DB
 	Redis     *redis.Client
+	Broker    *rabbitmq.Broker
 	Providers *Providers
-	rabbit    *rabbit
+
+	outboxWake  chan struct{}
+	relayCtx    context.Context
+	relayCancel context.CancelFunc
+	relayWG     sync.WaitGroup
 
 	server   *http.Server
 	listener net.Listener
@@ -76,6 +81,13 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.DB.Now = m.Now
+	m.outboxWake = make(chan struct{}, 1)
+	m.DB.Notify = func() {
+		select {
+		case m.outboxWake <- struct{}{}:
+		default:
+		}
+	}
 
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -85,10 +97,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.Redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: ping %s: %w", opts.Addr, err)
 	}
-	if m.rabbit, err = dialRabbit(amqpURL); err != nil {
-		return err
-	}
-	return nil
+	return m.openBroker(ctx, amqpURL)
 }
 
 // Migrate applies pending migrations and logs them.
@@ -140,16 +149,35 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Providers, err = m.openProviders(ctx); err != nil {
 		return err
 	}
+	// Listen first: with port 0 the public URL, which vendors call back,
+	// is only known now.
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set REOS_ADDR to another host:port)", m.Config.Addr, err)
+	}
+	if m.Config.PublicURL == "http://"+m.Config.Addr {
+		m.Config.PublicURL = m.URL()
+	}
 	srv, err := api.NewServer(api.ServerConfig{
-		Config:     m.Config,
-		Properties: postgres.NewPropertyService(m.DB),
-		Users:      postgres.NewUserService(m.DB),
-		Rules:      postgres.NewRuleService(m.DB),
-		Tokens:     &api.Tokens{Secret: secret, TTL: m.Config.JWTTTL, Now: m.Now},
+		Config:          m.Config,
+		Properties:      postgres.NewPropertyService(m.DB),
+		Users:           postgres.NewUserService(m.DB),
+		Rules:           postgres.NewRuleService(m.DB),
+		Tokens:          &api.Tokens{Secret: secret, TTL: m.Config.JWTTTL, Now: m.Now},
+		Jobs:            postgres.NewJobService(m.DB),
+		Messages:        postgres.NewMessageService(m.DB),
+		DNC:             postgres.NewDNCService(m.DB),
+		Idempotency:     postgres.NewIdempotencyService(m.DB),
+		DeadLetters:     postgres.NewDeadLetterService(m.DB),
+		Templates:       postgres.NewTemplateService(m.DB),
+		Store:           m.Providers.Store,
+		Replay:          m.replay,
+		TwilioAuthToken: m.Providers.SMS.AuthToken,
+		SMSFrom:         m.Providers.SMS.From,
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},
-			{Name: "rabbitmq", Check: m.rabbit.check},
+			{Name: "rabbitmq", Check: m.Broker.Ping},
 		},
 		Providers: m.Providers.checks,
 		Logger:    m.Logger,
@@ -157,10 +185,6 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
-	}
-	m.listener, err = net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set REOS_ADDR to another host:port)", m.Config.Addr, err)
 	}
 	m.server = &http.Server{
 		Handler:           srv,
@@ -171,6 +195,11 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() { m.serveErr <- m.server.Serve(m.listener) }()
 	if m.Providers.MockTwilio != nil {
 		m.Providers.MockTwilio.SetInboundURL(m.URL() + "/api/v1/webhooks/twilio/inbound")
+	}
+	m.relayCtx, m.relayCancel = context.WithCancel(context.Background())
+	m.relayWG.Go(func() { m.relay(m.relayCtx) })
+	if m.Config.Workers {
+		m.StartWorkers()
 	}
 	m.Logger.Info("serving", "url", m.URL(), "mode", m.Config.Mode)
 	return nil
@@ -195,11 +224,15 @@ func (m *Main) Close() error {
 		defer cancel()
 		errs = append(errs, m.server.Shutdown(ctx))
 	}
+	if m.relayCancel != nil {
+		m.relayCancel()
+		m.relayWG.Wait()
+	}
+	if m.Broker != nil {
+		errs = append(errs, m.Broker.Close())
+	}
 	if m.Providers != nil {
 		errs = append(errs, m.Providers.Close())
-	}
-	if m.rabbit != nil {
-		errs = append(errs, m.rabbit.close())
 	}
 	if m.Redis != nil {
 		errs = append(errs, m.Redis.Close())
@@ -253,48 +286,6 @@ func keepOnce(path string, fresh []byte) ([]byte, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	return os.ReadFile(path)
-}
-
-// rabbit holds the broker connection and redials it when it drops.
-type rabbit struct {
-	url  string
-	mu   sync.Mutex
-	conn *amqp.Connection
-}
-
-func dialRabbit(url string) (*rabbit, error) {
-	r := &rabbit{url: url}
-	if err := r.check(context.Background()); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// check opens and closes a channel, redialling a closed connection first.
-func (r *rabbit) check(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.conn == nil || r.conn.IsClosed() {
-		conn, err := amqp.DialConfig(r.url, amqp.Config{Dial: amqp.DefaultDial(2 * time.Second)})
-		if err != nil {
-			return fmt.Errorf("rabbitmq: dial: %w", err)
-		}
-		r.conn = conn
-	}
-	ch, err := r.conn.Channel()
-	if err != nil {
-		return fmt.Errorf("rabbitmq: open channel: %w", err)
-	}
-	return ch.Close()
-}
-
-func (r *rabbit) close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.conn == nil || r.conn.IsClosed() {
-		return nil
-	}
-	return r.conn.Close()
 }
 
 func isDuplicateDatabase(err error) bool {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -35,7 +36,8 @@ var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func startStack(t testing.TB, env ...string) *stack {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_ADDR": "127.0.0.1:0", "REOS_DATA_DIR": t.TempDir()}
+	vars := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_ADDR": "127.0.0.1:0", "REOS_DATA_DIR": t.TempDir(),
+		"QUEUE_PREFIX": "test-" + strings.ToLower(rand.Text()[:8]), "JOB_RETRY_BASE": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
@@ -54,7 +56,12 @@ func startWith(t testing.TB, vars map[string]string) *stack {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
+	t.Cleanup(func() {
+		m.Close()
+		if err := m.Broker.Teardown(); err != nil {
+			t.Errorf("teardown of the queues: %v", err)
+		}
+	})
 	return &stack{t: t, main: m, url: m.URL(), clock: clock}
 }
 

@@ -54,6 +54,11 @@ type Config struct {
 	RedisURL    string
 	AMQPURL     string
 
+	QueuePrefix    string
+	JobMaxAttempts int
+	JobRetryBase   time.Duration
+	Workers        bool
+
 	JWTSecret string
 	JWTTTL    time.Duration
 
@@ -137,6 +142,19 @@ var Vars = []Var{
 	{Name: "REDIS_URL", Usage: "Redis URL (default: discovered on 127.0.0.1:6379)", Secret: true, set: urlVar(func(c *Config) *string { return &c.RedisURL }, "redis", "rediss")},
 	{Name: "AMQP_URL", Usage: "RabbitMQ URL (default: discovered on 127.0.0.1:5672 as guest)", Secret: true, set: urlVar(func(c *Config) *string { return &c.AMQPURL }, "amqp", "amqps")},
 
+	{Name: "QUEUE_PREFIX", Default: "reos", Usage: "prefix of every RabbitMQ exchange and queue (one per deployment or test run)",
+		set: func(c *Config, v string) error { c.QueuePrefix = v; return nonEmpty(v) }},
+	{Name: "JOB_MAX_ATTEMPTS", Default: "5", Usage: "attempts before a job or send is dead-lettered",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 20 {
+				return errors.New("must be an integer from 1 to 20")
+			}
+			c.JobMaxAttempts = n
+			return nil
+		}},
+	{Name: "JOB_RETRY_BASE", Default: "1s", Usage: "wait before the second attempt; it doubles for each attempt after", set: durationVar(func(c *Config) *time.Duration { return &c.JobRetryBase })},
+	{Name: "REOS_WORKERS", Default: "true", Usage: "run the job workers in this process (false: API only)", set: boolVar(func(c *Config) *bool { return &c.Workers })},
 	{Name: "JWT_SECRET", Usage: "HS256 key for access tokens, at least 32 bytes (mock mode: generated once and kept in REOS_DATA_DIR)", Secret: true,
 		set: func(c *Config, v string) error {
 			c.JWTSecret = v

@@ -453,28 +453,6 @@ func (s *Server) post(target string, params url.Values) (int, string) {
 	return res.StatusCode, ""
 }
 
-// Opt-out handling keywords, as Twilio's default Advanced Opt-Out has them.
-var (
-	optOutWords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "STOP ALL"}
-	optInWords  = []string{"START", "YES", "UNSTOP"}
-	helpWords   = []string{"HELP", "INFO"}
-)
-
-// Keyword returns STOP, START or HELP when body is one of Twilio's opt-out,
-// opt-in or help keywords, and "" otherwise.
-func Keyword(body string) string {
-	word := strings.ToUpper(strings.Join(strings.Fields(body), " "))
-	switch {
-	case slices.Contains(optOutWords, word):
-		return "STOP"
-	case slices.Contains(optInWords, word):
-		return "START"
-	case slices.Contains(helpWords, word):
-		return "HELP"
-	}
-	return ""
-}
-
 type inboundRequest struct {
 	From string `json:"From"`
 	To   string `json:"To"`
@@ -506,7 +484,7 @@ func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	sid := newSID("SM")
-	keyword := Keyword(in.Body)
+	keyword := twilio.Keyword(in.Body)
 	s.mu.Lock()
 	rec := &Record{
 		Message: twilio.Message{

@@ -29,6 +29,9 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// Now is the clock for timestamps the product sets (not the database's).
 	Now func() time.Time
+	// Notify, when set, is called after an outbox row is written, so the
+	// relay need not wait for its next poll.
+	Notify func()
 }
 
 // Open connects to url and checks the connection.
@@ -85,9 +88,14 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
 
 // inTx runs fn in a transaction that commits only when fn returns nil, so a
-// failed request never leaves a partial write.
+// failed request never leaves a partial write. After a commit it wakes the
+// outbox relay.
 func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, db.Pool, fn)
+	err := pgx.BeginFunc(ctx, db.Pool, fn)
+	if err == nil && db.Notify != nil {
+		db.Notify()
+	}
+	return err
 }
 
 // wrap turns database errors a client can cause into system errors; the rest

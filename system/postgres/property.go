@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -139,7 +140,8 @@ func (s *PropertyService) CreateProperty(ctx context.Context, p *system.Property
 			return err
 		}
 		*p = *created
-		return nil
+		return s.db.recordEvent(ctx, tx, "property.created", fmt.Sprintf("property/%d", id),
+			map[string]any{"property_id": id, "version": p.Version, "stage": p.Stage})
 	})
 }
 
@@ -179,8 +181,11 @@ func (s *PropertyService) UpdateProperty(ctx context.Context, id int64, upd syst
 			id, p.Stage, p.Notes, p.Tags, p.LastContactedAt, s.db.now()); err != nil {
 			return wrap(err, "update property")
 		}
-		out, err = findProperty(ctx, tx, id, "")
-		return err
+		if out, err = findProperty(ctx, tx, id, ""); err != nil {
+			return err
+		}
+		return s.db.recordEvent(ctx, tx, "property.updated", fmt.Sprintf("property/%d", id),
+			map[string]any{"property_id": id, "version": out.Version, "stage": out.Stage})
 	})
 	return out, err
 }

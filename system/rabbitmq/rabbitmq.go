@@ -294,3 +294,38 @@ func (b *Broker) Ping(ctx context.Context) error {
 	}
 	return ch.Close()
 }
+
+// Teardown deletes every queue and exchange of the broker's topology, with
+// their messages: for test runs and throwaway deployments.
+func (b *Broker) Teardown() error {
+	conn, err := amqp.Dial(b.cfg.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	del := func(queue, exchange string) {
+		if queue != "" {
+			_, err := ch.QueueDelete(queue, false, false, false)
+			errs = append(errs, err)
+		}
+		if exchange != "" {
+			errs = append(errs, ch.ExchangeDelete(exchange, false, false))
+		}
+	}
+	for _, k := range b.cfg.Kinds {
+		del(b.name(k), "")
+	}
+	for i := range b.cfg.MaxAttempts - 1 {
+		n := b.name("retry", fmt.Sprint(i+1))
+		del(n, n)
+	}
+	del(b.name("dlq"), b.name("dlx"))
+	del("", b.name("jobs"))
+	del("", b.name("events"))
+	return errors.Join(errs...)
+}

@@ -27,31 +27,9 @@ func amqpURL() string {
 	return "amqp://guest:guest@127.0.0.1:5672/"
 }
 
-// prefix returns a name prefix of the test's own and deletes its queues
-// and exchanges when the test ends.
-func prefix(t *testing.T, kinds []string, retries int) string {
-	t.Helper()
-	p := "test-" + strings.ToLower(rand.Text()[:8])
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(amqpURL())
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		ch, _ := conn.Channel()
-		for _, k := range kinds {
-			ch.QueueDelete(p+"."+k, false, false, false)
-		}
-		for i := 1; i <= retries; i++ {
-			ch.QueueDelete(fmt.Sprintf("%s.retry.%d", p, i), false, false, false)
-			ch.ExchangeDelete(fmt.Sprintf("%s.retry.%d", p, i), false, false)
-		}
-		ch.QueueDelete(p+".dlq", false, false, false)
-		for _, e := range []string{"jobs", "dlx", "events"} {
-			ch.ExchangeDelete(p+"."+e, false, false)
-		}
-	})
-	return p
+// prefix returns a name prefix of the test's own.
+func prefix(t *testing.T, _ []string, _ int) string {
+	return "test-" + strings.ToLower(rand.Text()[:8])
 }
 
 func open(t *testing.T, cfg rabbitmq.Config) *rabbitmq.Broker {
@@ -64,7 +42,12 @@ func open(t *testing.T, cfg rabbitmq.Config) *rabbitmq.Broker {
 	if err != nil {
 		t.Fatalf("%v (is RabbitMQ running? scripts/setup starts it)", err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() {
+		b.Close()
+		if err := b.Teardown(); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
 	return b
 }
 

@@ -74,6 +74,9 @@ func (Renderer) RenderMemo(_ context.Context, m *system.Memo) ([]byte, error) {
 	doc.SetFont("DejaVu", "", 12)
 	doc.MultiCell(0, 7, fmt.Sprintf("%s, %s %s", p.City, p.State, p.Zip), "", "L", false)
 	doc.MultiCell(0, 7, fmt.Sprintf("Owner: %s · Stage: %s", p.OwnerName, p.Stage), "", "L", false)
+	if m.AsOf != "" {
+		doc.MultiCell(0, 7, "As of "+m.AsOf, "", "L", false)
+	}
 	doc.Ln(6)
 
 	// Numbers.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/real-estate-os/reos/system"
@@ -93,6 +94,16 @@ func (c *Client) Fetch(ctx context.Context, sid string) (*Message, error) {
 	return &m, c.do(ctx, http.MethodGet, c.messagesURL(sid), nil, http.StatusOK, &m)
 }
 
+// List returns the newest messages (one page of up to 50) sent to to from
+// from.
+func (c *Client) List(ctx context.Context, to, from string) ([]Message, error) {
+	var page struct {
+		Messages []Message `json:"messages"`
+	}
+	q := url.Values{"To": {to}, "From": {from}, "PageSize": {"50"}}
+	return page.Messages, c.do(ctx, http.MethodGet, c.messagesURL("")+"?"+q.Encode(), nil, http.StatusOK, &page)
+}
+
 // SendSMS sends m from m.From, or the client's default sender.
 func (c *Client) SendSMS(ctx context.Context, m *system.SMS) (*system.SMSResult, error) {
 	from := m.From
@@ -168,4 +179,26 @@ func (c *Client) do(ctx context.Context, method, u string, form url.Values, want
 		return te
 	}
 	return json.Unmarshal(b, out)
+}
+
+// Opt-out handling keywords, as Twilio's default Advanced Opt-Out has them.
+var (
+	optOutWords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "STOP ALL"}
+	optInWords  = []string{"START", "YES", "UNSTOP"}
+	helpWords   = []string{"HELP", "INFO"}
+)
+
+// Keyword returns STOP, START or HELP when body is one of Twilio's opt-out,
+// opt-in or help keywords, and "" otherwise.
+func Keyword(body string) string {
+	word := strings.ToUpper(strings.Join(strings.Fields(body), " "))
+	switch {
+	case slices.Contains(optOutWords, word):
+		return "STOP"
+	case slices.Contains(optInWords, word):
+		return "START"
+	case slices.Contains(helpWords, word):
+		return "HELP"
+	}
+	return ""
 }

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/real-estate-os/reos/system"
+)
+
+// memoURLExpiry is how long a job's presigned memo URL stays valid.
+const memoURLExpiry = 15 * time.Minute
+
+type memoRequest struct {
+	PropertyID int64 `json:"property_id"`
+}
+
+func (s *Server) handleGenerateMemo(w http.ResponseWriter, r *http.Request) error {
+	var req memoRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.PropertyID < 1 {
+		return system.Invalid(map[string]string{"property_id": "a positive integer"})
+	}
+	j := &system.Job{Kind: system.JobMemo, PropertyID: req.PropertyID, UserID: ClaimsFrom(r.Context()).UserID()}
+	if err := s.jobs.CreateJob(r.Context(), j); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/jobs/"+j.ID)
+	writeJSON(w, http.StatusAccepted, j)
+	return nil
+}
+
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.jobs.FindJobByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	if j.Status == system.JobDone && j.StorageKey != "" {
+		if j.MemoURL, err = s.store.PresignGet(r.Context(), j.StorageKey, memoURLExpiry); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}

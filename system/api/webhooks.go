@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/config"
+	"github.com/real-estate-os/reos/system/provider/twilio"
+)
+
+// dncSourceSMS marks do-not-contact entries an SMS opt-out added; START
+// lifts only those.
+const dncSourceSMS = "sms-opt-out"
+
+// twilioForm reads and verifies a Twilio webhook: a missing signature is
+// 401, a wrong one 403. The signed URL is the public URL the product gave
+// Twilio. Signatures are only skipped with FEATURE_WEBHOOK_SIGNATURES=false,
+// which config refuses outside mock mode.
+func (s *Server) twilioForm(r *http.Request) (url.Values, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil || len(body) > MaxBodyBytes {
+		return nil, system.Errorf(system.EINVALID, "the webhook body could not be read")
+	}
+	if s.cfg.Features.WebhookSignatures || s.cfg.Mode != config.ModeMock {
+		sig := r.Header.Get(twilio.SignatureHeader)
+		if sig == "" {
+			s.logger.WarnContext(r.Context(), "webhook refused: no signature", "path", r.URL.Path)
+			return nil, system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", twilio.SignatureHeader)
+		}
+		full := strings.TrimRight(s.cfg.PublicURL, "/") + r.URL.RequestURI()
+		if !twilio.ValidateSignature(s.twilioToken, full, r.Header.Get("Content-Type"), body, sig) {
+			s.logger.WarnContext(r.Context(), "webhook refused: bad signature", "path", r.URL.Path)
+			return nil, system.Errorf(system.EFORBIDDEN, "the %s does not match", twilio.SignatureHeader)
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, system.Errorf(system.EINVALID, "the webhook body is not a form")
+	}
+	return form, nil
+}
+
+// vendorStatus maps Twilio's message statuses onto the product's.
+var vendorStatus = map[string]system.MessageStatus{
+	"queued": system.MessageQueued, "accepted": system.MessageQueued, "sending": system.MessageSending, "sent": system.MessageSent,
+	"delivered": system.MessageDelivered, "undelivered": system.MessageUndelivered, "failed": system.MessageFailed, "read": system.MessageDelivered,
+}
+
+func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) error {
+	form, err := s.twilioForm(r)
+	if err != nil {
+		return err
+	}
+	sid, status := form.Get("MessageSid"), vendorStatus[form.Get("MessageStatus")]
+	if sid == "" || status == "" {
+		return system.Invalid(map[string]string{"MessageSid": "required", "MessageStatus": "a Twilio message status"})
+	}
+	m, err := s.messages.FindMessageByProviderID(r.Context(), system.ChannelSMS, sid)
+	if system.ErrorCode(err) == system.ENOTFOUND {
+		// Not ours (or not recorded yet): acknowledge so Twilio stops.
+		s.logger.InfoContext(r.Context(), "status callback for an unknown message", "sid", sid)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	errText := ""
+	if code := form.Get("ErrorCode"); code != "" {
+		errText = "twilio error " + code
+	}
+	if err := s.messages.SetMessageStatus(r.Context(), m.ID, status, sid, errText); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleTwilioInbound(w http.ResponseWriter, r *http.Request) error {
+	form, err := s.twilioForm(r)
+	if err != nil {
+		return err
+	}
+	from, body := form.Get("From"), form.Get("Body")
+	if !system.E164.MatchString(from) {
+		return system.Invalid(map[string]string{"From": "an E.164 number"})
+	}
+	switch twilio.Keyword(body) {
+	case "STOP":
+		err = s.dnc.AddDNC(r.Context(), system.DNCEntry{Kind: system.DNCPhone, Value: from, Reason: "replied " + strings.TrimSpace(body) + " by SMS"}, dncSourceSMS)
+	case "START":
+		err = s.dnc.RemoveDNC(r.Context(), system.DNCPhone, from, dncSourceSMS)
+	}
+	if err != nil {
+		return err
+	}
+	m := &system.Message{From: from, To: form.Get("To"), Body: body, ProviderID: form.Get("MessageSid")}
+	if err := s.messages.AddInbound(r.Context(), m); err != nil && system.ErrorCode(err) != system.ENOTFOUND {
+		return err
+	} else if err != nil {
+		s.logger.InfoContext(r.Context(), "inbound SMS from a number no owner has", "from_suffix", from[max(0, len(from)-4):])
+	}
+	// An empty TwiML answer: no automatic reply.
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+	return nil
+}
+
+// pixel is a transparent 1×1 GIF.
+var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+func (s *Server) handleOpen(w http.ResponseWriter, r *http.Request) error {
+	token := strings.TrimSuffix(chi.URLParam(r, "token"), ".gif")
+	m, err := s.messages.FindMessageByToken(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	if err := s.messages.RecordEvent(r.Context(), m.ID, "open", map[string]any{"user_agent": r.UserAgent()}); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/gif")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(pixel)
+	return nil
+}
+
+func (s *Server) handleClick(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.messages.FindMessageByToken(r.Context(), chi.URLParam(r, "token"))
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(chi.URLParam(r, "n"))
+	if err != nil || n < 0 || n >= len(m.Links) {
+		return system.Errorf(system.ENOTFOUND, "no such link")
+	}
+	if err := s.messages.RecordEvent(r.Context(), m.ID, "click", map[string]any{"url": m.Links[n]}); err != nil {
+		return err
+	}
+	// Only links the message itself carried are redirected to: no open redirect.
+	http.Redirect(w, r, m.Links[n], http.StatusFound)
+	return nil
+}

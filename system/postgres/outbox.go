@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Exchanges the outbox publishes to.
+const (
+	OutboxJobs   = "jobs"
+	OutboxEvents = "events"
+)
+
+// enqueue writes an outbox row in tx: it is published after tx commits.
+func (db *DB) enqueue(ctx context.Context, tx pgx.Tx, exchange, routingKey, messageID string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (exchange, routing_key, message_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		exchange, routingKey, messageID, b, db.now())
+	return err
+}
+
+// Event is a domain event as it is stored and published.
+type Event struct {
+	ID      int64          `json:"id"`
+	Type    string         `json:"type"`    // e.g. property.updated
+	Subject string         `json:"subject"` // e.g. property/30
+	Data    map[string]any `json:"data"`
+	Time    time.Time      `json:"time"`
+}
+
+// recordEvent stores a domain event in tx and queues it for the events
+// exchange, so it is published exactly when the change commits.
+func (db *DB) recordEvent(ctx context.Context, tx pgx.Tx, typ, subject string, data map[string]any) error {
+	e := Event{Type: typ, Subject: subject, Data: data, Time: db.now()}
+	b, _ := json.Marshal(data)
+	if err := tx.QueryRow(ctx, `INSERT INTO events (type, subject, data, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		typ, subject, b, e.Time).Scan(&e.ID); err != nil {
+		return err
+	}
+	return db.enqueue(ctx, tx, OutboxEvents, typ, "event-"+strconv.FormatInt(e.ID, 10), e)
+}
+
+// PublishFunc publishes one outbox row.
+type PublishFunc func(ctx context.Context, exchange, routingKey, messageID string, payload []byte) error
+
+// RelayOutbox publishes up to batch unpublished rows, oldest first, and
+// marks those the broker confirmed. Rows locked by another instance are
+// skipped. It stops at the first failure; the rest wait for the next call.
+func (db *DB) RelayOutbox(ctx context.Context, batch int, publish PublishFunc) (int, error) {
+	sent := 0
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, exchange, routing_key, message_id, payload FROM outbox
+			WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id                       int64
+			exchange, key, messageID string
+			payload                  []byte
+		}
+		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.exchange, &x.key, &x.messageID, &x.payload)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		var done []int64
+		var pubErr error
+		for _, x := range pending {
+			if pubErr = publish(ctx, x.exchange, x.key, x.messageID, x.payload); pubErr != nil {
+				break
+			}
+			done = append(done, x.id)
+		}
+		if len(done) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = $2 WHERE id = ANY ($1)`, done, db.now()); err != nil {
+				return err
+			}
+		}
+		sent = len(done)
+		if pubErr != nil && sent == 0 {
+			return pubErr
+		}
+		return nil
+	})
+	return sent, err
+}
+
+// Events returns the events after id, oldest first, at most limit.
+func (db *DB) Events(ctx context.Context, after int64, limit int) ([]Event, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id, type, subject, data, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, wrap(err, "events")
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.ID, &e.Type, &e.Subject, &e.Data, &e.Time)
+		e.Time = e.Time.UTC()
+		return e, err
+	})
+	return events, wrap(err, "events")
+}
