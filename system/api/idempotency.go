@@ -18,7 +18,8 @@ const IdempotencyHeader = "Idempotency-Key"
 // idempotent makes a POST safe to retry: the first request with a key runs;
 // a retry with the same key and body gets the first answer again (with
 // Idempotent-Replayed: true) and causes nothing; the same key with another
-// body is refused (422); a retry while the first is still running gets 409.
+// body is refused (422); a retry while the first is still running gets 409
+// (whatever its body: the first answer is not known yet).
 // Keys are per user and kept 24 hours. A request without a key runs as is.
 func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,11 +53,11 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		}
 		if !claimed {
 			switch {
-			case rec.RequestHash != hash:
-				s.Error(w, r, system.Errorf(system.EIDEMPOTENCY, "this Idempotency-Key was used for a different request; use a new key"))
 			case rec.Status == 0:
 				w.Header().Set("Retry-After", "1")
 				s.Error(w, r, system.Errorf(system.ECONFLICT, "a request with this Idempotency-Key is still being processed; retry later"))
+			case rec.RequestHash != hash:
+				s.Error(w, r, system.Errorf(system.EIDEMPOTENCY, "this Idempotency-Key was used for a different request; use a new key"))
 			default:
 				for k, v := range rec.Headers {
 					w.Header().Set(k, v)
