@@ -28,11 +28,11 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "reos green: %s mode, stack started at %s\n", m.Config.Mode, m.URL())
-	c := &checker{base: m.URL(), out: stdout, client: &http.Client{Timeout: 10 * time.Second}}
+	c := &checker{client: newClient(m.URL()), out: stdout}
 
 	var ready struct{ Checks map[string]string }
 	c.check("GET /readyz answers 200 with postgres, redis and rabbitmq ok", func() error {
-		if err := c.get("/readyz", "", &ready); err != nil {
+		if err := c.do("GET", "/readyz", nil, &ready); err != nil {
 			return err
 		}
 		for _, dep := range []string{"postgres", "redis", "rabbitmq"} {
@@ -44,7 +44,7 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 	})
 	c.check("GET /api/v1/status/providers shows the mode, five providers and five features", func() error {
 		var got map[string]any
-		if err := c.get("/api/v1/status/providers", "", &got); err != nil {
+		if err := c.do("GET", "/api/v1/status/providers", nil, &got); err != nil {
 			return err
 		}
 		if got["app_mode"] != string(m.Config.Mode) {
@@ -76,7 +76,7 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 				Error     string  `json:"error"`
 			}
 		}
-		if err := c.get("/api/v1/status/providers?verbose=1", "", &got); err != nil {
+		if err := c.do("GET", "/api/v1/status/providers?verbose=1", nil, &got); err != nil {
 			return err
 		}
 		var bad []string
@@ -91,25 +91,12 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 		return nil
 	})
 	if m.Config.Mode == config.ModeMock {
-		var token string
 		c.check("POST /api/v1/auth/login as the demo agent gives a bearer token", func() error {
-			var out struct {
-				AccessToken string `json:"access_token"`
-				TokenType   string `json:"token_type"`
-			}
-			body, _ := json.Marshal(map[string]string{"email": "agent@example.com", "password": fixtures.DemoPassword})
-			if err := c.do("POST", "/api/v1/auth/login", "", bytes.NewReader(body), &out); err != nil {
-				return err
-			}
-			if out.TokenType != "Bearer" || out.AccessToken == "" {
-				return fmt.Errorf("token_type %q, token %d bytes", out.TokenType, len(out.AccessToken))
-			}
-			token = out.AccessToken
-			return nil
+			return c.login("agent@example.com", fixtures.DemoPassword)
 		})
 		c.check("GET /api/v1/properties?tag=seed&page_size=100 lists the 50 seeded properties", func() error {
 			var out struct{ Total int }
-			if err := c.get("/api/v1/properties?tag=seed&page_size=100", token, &out); err != nil {
+			if err := c.do("GET", "/api/v1/properties?tag=seed&page_size=100", nil, &out); err != nil {
 				return err
 			}
 			if out.Total != 50 {
@@ -122,7 +109,7 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 				Stages []json.RawMessage
 				Count  int `json:"total_count"`
 			}
-			if err := c.get("/api/v1/pipeline?tag=seed", token, &out); err != nil {
+			if err := c.do("GET", "/api/v1/pipeline?tag=seed", nil, &out); err != nil {
 				return err
 			}
 			if len(out.Stages) != 7 || out.Count != 50 {
@@ -150,9 +137,8 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 }
 
 type checker struct {
-	base          string
+	*client
 	out           io.Writer
-	client        *http.Client
 	total, failed int
 }
 
@@ -164,31 +150,6 @@ func (c *checker) check(what string, fn func() error) {
 		return
 	}
 	fmt.Fprintf(c.out, "  ok    %s\n", what)
-}
-
-func (c *checker) get(path, token string, v any) error { return c.do("GET", path, token, nil, v) }
-
-func (c *checker) do(method, path, token string, body io.Reader, v any) error {
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(b))
-	}
-	return json.Unmarshal(b, v)
 }
 
 // probe exits 0 when url answers 2xx: the container health check, in an

@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
 )
@@ -58,5 +63,36 @@ func TestGreen(t *testing.T) {
 	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_DATA_DIR": t.TempDir()})
 	if code != 0 || !strings.Contains(out, "GREEN: 7 of 7 checks passed") {
 		t.Errorf("reos green: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestDLQDrill(t *testing.T) {
+	// A stack of the test's own, with quick retries.
+	env := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_DATA_DIR": t.TempDir(), "REOS_ADDR": "127.0.0.1:0",
+		"QUEUE_PREFIX": "drill-" + strings.ToLower(rand.Text()[:6]), "JOB_RETRY_BASE": "50ms", "JOB_MAX_ATTEMPTS": "3"}
+	cfg, err := config.Load(config.Lookup(env, func(string) (string, bool) { return "", false }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &app.Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); m.Broker.Teardown() })
+
+	logPath := t.TempDir() + "/drill.log"
+	code, out, errOut := runCLI([]string{"dlq", "drill", "--log", logPath, "--timeout", "60s"}, map[string]string{"REOS_BASE_URL": m.URL()})
+	if code != 0 {
+		t.Fatalf("reos dlq drill exited %d\n%s\n%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{"fault on", "dead-lettered: dlq id", "after 3 attempts", "x-death: queue", "fault cleared", "replayed dlq id", "delivered: message", "PASSED"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("drill log lacks %q:\n%s", want, log)
+		}
 	}
 }

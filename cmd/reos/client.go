@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// client calls a running reos API (and, in mock mode, its stand-ins) the
+// way any user would: over HTTP with a bearer token.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newClient(base string) *client {
+	return &client{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// do sends body (JSON, when not nil) to path (or to a full URL) and decodes
+// a 2xx answer into out. Any other status is an error quoting the body.
+func (c *client) do(method, path string, body, out any, header ...string) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := path
+	if len(path) > 0 && path[0] == '/' {
+		u = c.base + path
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(b))
+	}
+	if out == nil || len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// login signs in and keeps the token.
+func (c *client) login(email, password string) error {
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := c.do("POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &out); err != nil {
+		return err
+	}
+	c.token = out.AccessToken
+	return nil
+}
