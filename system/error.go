@@ -36,9 +36,8 @@ type Error struct {
 	Fields map[string]string
 }
 
-func (e *Error) Error() string {
-	return fmt.Sprintf("reos error: code=%s message=%s", e.Code, e.Message)
-}
+// Error returns the message; ErrorCode gives the code.
+func (e *Error) Error() string { return e.Message }
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

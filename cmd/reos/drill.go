@@ -174,7 +174,9 @@ func drill(ctx context.Context, l *drillLog, c *client, email, password string, 
 		var threads struct {
 			Items []struct {
 				Messages []struct {
-					ID, Status, ProviderID string
+					ID         string `json:"id"`
+					Status     string `json:"status"`
+					ProviderID string `json:"provider_id"`
 				} `json:"messages"`
 			}
 		}
