@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,8 @@ type ServerConfig struct {
 	// TwilioAuthToken verifies Twilio's webhooks; SMSFrom sends SMS.
 	TwilioAuthToken string
 	SMSFrom         string
+	// SendGridKey verifies SendGrid's signed event webhook; nil refuses it.
+	SendGridKey *ecdsa.PublicKey
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
 	// Providers are reported, with their health, by
@@ -67,6 +70,7 @@ type Server struct {
 	replay      func(ctx context.Context, d *system.DeadLetter) error
 	twilioToken string
 	smsFrom     string
+	sendgridKey *ecdsa.PublicKey
 	checks      []system.HealthCheck
 	providers   []ProviderCheck
 	logger      *slog.Logger
@@ -82,7 +86,7 @@ func NewServer(c ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
 		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -128,6 +132,7 @@ func (s *Server) routes() {
 		// Called by vendors and mail clients, not by signed-in users.
 		r.Post("/webhooks/twilio/status", s.h(s.handleTwilioStatus))
 		r.Post("/webhooks/twilio/inbound", s.h(s.handleTwilioInbound))
+		r.Post("/webhooks/sendgrid/events", s.h(s.handleSendGridEvents))
 		r.Get("/t/open/{token}", s.h(s.handleOpen))
 		r.Get("/t/click/{token}/{n}", s.h(s.handleClick))
 

@@ -174,6 +174,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Replay:          m.replay,
 		TwilioAuthToken: m.Providers.SMS.AuthToken,
 		SMSFrom:         m.Providers.SMS.From,
+		SendGridKey:     m.Providers.SendGridKey,
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"github.com/real-estate-os/reos/system/mocktwilio"
 	"github.com/real-estate-os/reos/system/provider/pdf"
 	"github.com/real-estate-os/reos/system/provider/s3"
+	"github.com/real-estate-os/reos/system/provider/sendgrid"
 	"github.com/real-estate-os/reos/system/provider/smtp"
 	"github.com/real-estate-os/reos/system/provider/templates"
 	"github.com/real-estate-os/reos/system/provider/twilio"
@@ -42,6 +44,8 @@ type Providers struct {
 	MockTwilio *mocktwilio.Server
 	// MailpitURL is the API of the Mailpit reos started, if any.
 	MailpitURL string
+	// SendGridKey verifies SendGrid's signed event webhook.
+	SendGridKey *ecdsa.PublicKey
 
 	checks  []api.ProviderCheck
 	closers []func() error
@@ -73,6 +77,13 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if c.SendGridWebhookKey != "" {
+		key, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey)
+		if err != nil {
+			return nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+		}
+		p.SendGridKey = key
 	}
 
 	// Every outbound connection goes through the guard.

@@ -62,11 +62,12 @@ type Config struct {
 	JWTSecret string
 	JWTTTL    time.Duration
 
-	EmailFrom       string
-	SMTPURL         string
-	MailpitBin      string
-	SendGridAPIKey  string
-	SendGridBaseURL string
+	EmailFrom          string
+	SMTPURL            string
+	MailpitBin         string
+	SendGridAPIKey     string
+	SendGridWebhookKey string
+	SendGridBaseURL    string
 
 	TwilioAccountSID string
 	TwilioAuthToken  string
@@ -177,6 +178,7 @@ var Vars = []Var{
 	{Name: "SMTP_URL", Usage: "mock mode: SMTP server for email, smtp://host:port (default: a Mailpit that reos up starts)", set: urlVar(func(c *Config) *string { return &c.SMTPURL }, "smtp")},
 	{Name: "MAILPIT_BIN", Usage: "mock mode: the Mailpit binary (default: mailpit on PATH, or the one scripts/setup installs)", set: stringVar(func(c *Config) *string { return &c.MailpitBin })},
 	{Name: "SENDGRID_API_KEY", Usage: "production: SendGrid API key", Secret: true, set: stringVar(func(c *Config) *string { return &c.SendGridAPIKey })},
+	{Name: "SENDGRID_WEBHOOK_PUBLIC_KEY", Usage: "verification key of SendGrid's Signed Event Webhook (base64 DER, as SendGrid's settings show it)", set: stringVar(func(c *Config) *string { return &c.SendGridWebhookKey })},
 	{Name: "SENDGRID_BASE_URL", Default: "https://api.sendgrid.com", Usage: "SendGrid API base URL", set: urlVar(func(c *Config) *string { return &c.SendGridBaseURL }, "http", "https")},
 
 	{Name: "TWILIO_ACCOUNT_SID", Usage: "Twilio Account SID (AC + 32 hex digits)",
