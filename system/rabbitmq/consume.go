@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -15,7 +16,7 @@ import (
 type Handler func(ctx context.Context, m *Message) error
 
 // Consume runs handler on the jobs of kind until the broker is closed,
-// resuming after every reconnect. A delivery is acknowledged only after the
+// resuming after every reconnect, on up to Prefetch deliveries at once. A delivery is acknowledged only after the
 // handler returns (or its retry is safely published), so a worker that dies
 // midway leaves the job to be redelivered.
 func (b *Broker) Consume(kind string, handler Handler) {
@@ -83,6 +84,10 @@ func (b *Broker) consumeOnce(queue string, handle func(*amqp.Channel, amqp.Deliv
 	if err != nil {
 		return err
 	}
+	// Up to Prefetch deliveries are handled at once.
+	slots := make(chan struct{}, b.cfg.Prefetch)
+	var running sync.WaitGroup
+	defer running.Wait()
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -91,7 +96,11 @@ func (b *Broker) consumeOnce(queue string, handle func(*amqp.Channel, amqp.Deliv
 			if !ok {
 				return errors.New("delivery channel closed")
 			}
-			handle(ch, d)
+			slots <- struct{}{}
+			running.Go(func() {
+				defer func() { <-slots }()
+				handle(ch, d)
+			})
 		}
 	}
 }
