@@ -61,7 +61,7 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestGreen(t *testing.T) {
 	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_DATA_DIR": t.TempDir()})
-	if code != 0 || !strings.Contains(out, "GREEN: 7 of 7 checks passed") {
+	if code != 0 || !strings.Contains(out, "GREEN: 10 of 10 checks passed") {
 		t.Errorf("reos green: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
