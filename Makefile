@@ -17,7 +17,8 @@ up: setup ## run the product in mock mode on http://127.0.0.1:8000
 bench: setup ## print the benchmarks' figures
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-FUZZ_TARGETS = ./system/api:FuzzDecodeJSONBody ./system/provider/twilio:FuzzValidateSignature ./system/mocktwilio:FuzzCreate
+FUZZ_TARGETS = ./system/api:FuzzDecodeJSONBody ./system/provider/twilio:FuzzValidateSignature \
+	./system/provider/sendgrid:FuzzVerify ./system/mocktwilio:FuzzCreate
 
 fuzz: ## run each fuzz test for FUZZTIME (default 30s); the seed corpus also runs in `make test`
 	@for t in $(FUZZ_TARGETS); do \
