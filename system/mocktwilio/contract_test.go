@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/system"
 )
 
@@ -34,11 +34,7 @@ type spec struct {
 
 func loadSpec(t *testing.T) *spec {
 	t.Helper()
-	dir, _ := filepath.Abs("../../../shared/contracts")
-	b, err := os.ReadFile(filepath.Join(dir, "twilio", "twilio_api_v2010.json"))
-	if err != nil {
-		t.Fatalf("this test checks the mock against Twilio's published spec in the shared/contracts folder beside the repository (%s): %v", dir, err)
-	}
+	b := contracts.Read(t, "twilio/twilio_api_v2010.json")
 	var s spec
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)

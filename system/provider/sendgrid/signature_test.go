@@ -8,10 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/system/provider/sendgrid"
 )
 
@@ -22,11 +21,7 @@ type vector struct {
 }
 
 func loadVector(t testing.TB) vector {
-	dir, _ := filepath.Abs("../../../../shared/contracts")
-	b, err := os.ReadFile(filepath.Join(dir, "sendgrid", "signature_vectors.json"))
-	if err != nil {
-		t.Fatalf("this test reads SendGrid's signature vectors from the shared/contracts folder beside the repository (%s): %v", dir, err)
-	}
+	b := contracts.Read(t, "sendgrid/signature_vectors.json")
 	var v vector
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)

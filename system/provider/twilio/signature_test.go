@@ -3,24 +3,11 @@ package twilio_test
 import (
 	"encoding/json"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/system/provider/twilio"
 )
-
-// contracts returns the path of a file in ../shared/contracts, failing the
-// test (never skipping it) when the folder is missing.
-func contracts(t testing.TB, name string) string {
-	t.Helper()
-	dir, _ := filepath.Abs("../../../../shared/contracts")
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is missing: this test reads the vendors' contracts from the shared/contracts folder beside the repository (%s): %v", name, dir, err)
-	}
-	return p
-}
 
 type vectors struct {
 	AuthToken string            `json:"auth_token"`
@@ -38,10 +25,7 @@ type vector struct {
 }
 
 func TestSignatureVectors(t *testing.T) {
-	b, err := os.ReadFile(contracts(t, "twilio/signature_vectors.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := contracts.Read(t, "twilio/signature_vectors.json")
 	var v vectors
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
