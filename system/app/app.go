@@ -51,8 +51,8 @@ type Main struct {
 	serveErr chan error
 }
 
-// Open finds the infrastructure, connects to it, migrates the database and
-// seeds it. It is Run without serving: `reos migrate` and `reos seed` use it.
+// Open finds PostgreSQL and connects to it: what `reos migrate` and
+// `reos seed` need. Run opens the rest.
 func (m *Main) Open(ctx context.Context) error {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
@@ -60,19 +60,11 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Now == nil {
 		m.Now = time.Now
 	}
-	c := m.Config
-	var errs []error
-	dbURL, err := postgresDep.resolve(ctx, c.DatabaseURL)
-	errs = append(errs, err)
-	redisURL, err := redisDep.resolve(ctx, c.RedisURL)
-	errs = append(errs, err)
-	amqpURL, err := rabbitDep.resolve(ctx, c.AMQPURL)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	dbURL, err := postgresDep.resolve(ctx, m.Config.DatabaseURL)
+	if err != nil {
 		return err
 	}
-
-	if c.DatabaseURL == "" {
+	if m.Config.DatabaseURL == "" {
 		if err := ensureDatabase(ctx, dbURL); err != nil {
 			return fmt.Errorf("%w (found PostgreSQL on %s; run scripts/setup to create the role reos, or set DATABASE_URL)", err, postgresDep.addr)
 		}
@@ -88,7 +80,16 @@ func (m *Main) Open(ctx context.Context) error {
 		default:
 		}
 	}
+	return nil
+}
 
+// openQueues finds Redis and RabbitMQ and connects to them.
+func (m *Main) openQueues(ctx context.Context) error {
+	redisURL, rerr := redisDep.resolve(ctx, m.Config.RedisURL)
+	amqpURL, aerr := rabbitDep.resolve(ctx, m.Config.AMQPURL)
+	if err := errors.Join(rerr, aerr); err != nil {
+		return err
+	}
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -134,6 +135,9 @@ func (m *Main) Seed(ctx context.Context) error {
 // returns once the API listens; Close stops it.
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	if err := m.openQueues(ctx); err != nil {
 		return err
 	}
 	if err := m.Migrate(ctx); err != nil {

@@ -405,3 +405,23 @@ func TestEmailThreadWithTracking(t *testing.T) {
 		t.Errorf("unknown token: %d", r.status)
 	}
 }
+
+func TestInboundWebhookDeliveredTwiceIsStoredOnce(t *testing.T) {
+	s := startStack(t)
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	form := url.Values{"MessageSid": {"SM" + strings.Repeat("1", 32)}, "From": {"+13175550111"}, "To": {s.main.Providers.SMS.From}, "Body": {"Is it still for sale?"}}
+	sig := twilio.Signature(s.main.Providers.SMS.AuthToken, s.url+"/api/v1/webhooks/twilio/inbound", form)
+	for range 2 {
+		r := s.do("POST", "/api/v1/webhooks/twilio/inbound", "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", twilio.SignatureHeader, sig)
+		if r.status != 200 || !strings.Contains(string(r.body), "<Response>") {
+			t.Fatalf("inbound = %d %s", r.status, r.body)
+		}
+	}
+	n := 0
+	for _, th := range s.threads(token, 12) {
+		n += len(th.Messages)
+	}
+	if n != 1 {
+		t.Errorf("a webhook sent twice stored %d messages, want 1", n)
+	}
+}

@@ -304,10 +304,14 @@ func (s *MessageService) AddInbound(ctx context.Context, m *system.Message) erro
 			return err
 		}
 		m.ThreadID = tid
-		if _, err := tx.Exec(ctx, `INSERT INTO messages (id, thread_id, direction, channel, to_address, from_address, body, status, provider_id,
+		tag, err := tx.Exec(ctx, `INSERT INTO messages (id, thread_id, direction, channel, to_address, from_address, body, status, provider_id,
 			created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING`,
-			m.ID, tid, m.Direction, m.Channel, m.To, m.From, m.Body, m.Status, m.ProviderID, now); err != nil {
+			m.ID, tid, m.Direction, m.Channel, m.To, m.From, m.Body, m.Status, m.ProviderID, now)
+		if err != nil {
 			return wrap(err, "inbound")
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // the vendor sent this message's webhook again
 		}
 		return s.event(ctx, tx, m, "received", map[string]any{"body": m.Body})
 	})
