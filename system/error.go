@@ -8,22 +8,23 @@ import (
 // Error codes. Each maps to exactly one HTTP status and problem type in
 // system/api; nothing else in the code base decides how an error is shown.
 const (
-	EINVALID       = "invalid"                // the request is malformed or fails validation
-	ENOTFOUND      = "not-found"              // the resource does not exist
-	ECONFLICT      = "conflict"               // the request conflicts with current state
-	EUNAUTHORIZED  = "unauthorized"           // no or bad credentials
-	EFORBIDDEN     = "forbidden"              // authenticated, but not allowed
-	ERATELIMIT     = "rate-limited"           // too many requests
-	ETOOLARGE      = "too-large"              // the request body is over the limit
-	EUNSUPPORTED   = "unsupported"            // the request's media type is not accepted
-	ETRANSITION    = "illegal-stage"          // a stage move the pipeline does not allow
-	EDNC           = "dnc"                    // the contact is on the do-not-contact list
-	EPRECONDITION  = "precondition"           // If-Match did not match
-	EIDEMPOTENCY   = "idempotency-key-reused" // an Idempotency-Key sent again with another request
-	EUNAVAILABLE   = "unavailable"            // a dependency is down
-	EINTERNAL      = "internal"               // a bug or an unexpected failure
-	EMETHOD        = "method-not-allowed"
-	ENOTACCEPTABLE = "not-acceptable"
+	EINVALID              = "invalid"                // the request is malformed or fails validation
+	ENOTFOUND             = "not-found"              // the resource does not exist
+	ECONFLICT             = "conflict"               // the request conflicts with current state
+	EUNAUTHORIZED         = "unauthorized"           // no or bad credentials
+	EFORBIDDEN            = "forbidden"              // authenticated, but not allowed
+	ERATELIMIT            = "rate-limited"           // too many requests
+	ETOOLARGE             = "too-large"              // the request body is over the limit
+	EUNSUPPORTED          = "unsupported"            // the request's media type is not accepted
+	ETRANSITION           = "illegal-stage"          // a stage move the pipeline does not allow
+	EDNC                  = "dnc"                    // the contact is on the do-not-contact list
+	EPRECONDITION         = "precondition"           // If-Match did not match
+	EIDEMPOTENCY          = "idempotency-key-reused" // an Idempotency-Key sent again with another request
+	EPRECONDITIONREQUIRED = "precondition-required"  // If-Match is required and missing
+	EUNAVAILABLE          = "unavailable"            // a dependency is down
+	EINTERNAL             = "internal"               // a bug or an unexpected failure
+	EMETHOD               = "method-not-allowed"
+	ENOTACCEPTABLE        = "not-acceptable"
 )
 
 // Error is the product's one error type: a code callers can switch on and a

@@ -136,6 +136,9 @@ type PropertyUpdate struct {
 	Stage *Stage    `json:"stage"`
 	Notes *string   `json:"notes"`
 	Tags  *[]string `json:"tags"`
+	// IfVersion, when set, refuses the update (EPRECONDITION) unless the
+	// property is at that version.
+	IfVersion *int64 `json:"-"`
 }
 
 // StageTotal is one row of the pipeline summary.
@@ -158,6 +161,11 @@ type PropertyService interface {
 	// UpdateProperty applies upd and increments the version. Returns
 	// ENOTFOUND, EINVALID, ETRANSITION or EDNC; nothing is written then.
 	UpdateProperty(ctx context.Context, id int64, upd PropertyUpdate) (*Property, error)
+	// CollectionVersion changes with every write that changes what a list,
+	// the pipeline or the export shows.
+	CollectionVersion(ctx context.Context) (int64, error)
+	// PropertyVersion returns a property's version; ENOTFOUND if none.
+	PropertyVersion(ctx context.Context, id int64) (int64, error)
 	// Pipeline returns a row for every stage, in pipeline order, counting
 	// the properties that carry tag (all of them when tag is "").
 	Pipeline(ctx context.Context, tag string) ([]StageTotal, error)

@@ -44,3 +44,18 @@ type HealthCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
 }
+
+// RateDecision is a rate limiter's answer for one request.
+type RateDecision struct {
+	Allowed    bool
+	Limit      int           // the budget per period
+	Remaining  int           // what is left of it
+	RetryAfter time.Duration // when refused: how long until one more is allowed
+	Reset      time.Duration // how long until the budget is whole again
+}
+
+// RateLimiter counts requests per key across every instance.
+type RateLimiter interface {
+	// Allow takes one request from key's budget of limit per period.
+	Allow(ctx context.Context, key string, limit int, period time.Duration) (RateDecision, error)
+}

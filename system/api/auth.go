@@ -140,6 +140,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Email == "" || req.Password == "" {
 		return system.Invalid(map[string]string{"email": "required", "password": "required"})
 	}
+	if err := s.limitLoginAccount(w, r, req.Email); err != nil {
+		return err
+	}
 	u, err := s.users.FindUserByEmail(r.Context(), req.Email)
 	hash := dummyHash
 	if err == nil {

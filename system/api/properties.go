@@ -66,6 +66,13 @@ func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) er
 		return system.Invalid(bad)
 	}
 	f.Offset, f.Limit = (page-1)*size, size
+	v, err := s.properties.CollectionVersion(r.Context())
+	if err != nil {
+		return err
+	}
+	if s.conditional(w, r, fmt.Sprintf(`"props.c%d"`, v)) {
+		return nil
+	}
 	items, total, err := s.properties.FindProperties(r.Context(), f)
 	if err != nil {
 		return err
@@ -87,6 +94,13 @@ func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request) error
 	id, err := propertyID(r)
 	if err != nil {
 		return err
+	}
+	v, err := s.properties.PropertyVersion(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if s.conditional(w, r, propertyETag(id, v)) {
+		return nil
 	}
 	p, err := s.properties.FindPropertyByID(r.Context(), id)
 	if err != nil {
@@ -143,6 +157,11 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	// If-Match is read before the body so that a 428 does not wait for it.
+	ifVersion, err := s.ifMatchVersion(r, id)
+	if err != nil {
+		return err
+	}
 	var upd system.PropertyUpdate
 	if err := decodeJSON(r, &upd); err != nil {
 		return err
@@ -150,9 +169,13 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) err
 	if upd.Stage == nil && upd.Notes == nil && upd.Tags == nil {
 		return system.Errorf(system.EINVALID, "nothing to change: send stage, notes or tags")
 	}
+	upd.IfVersion = ifVersion
 	p, err := s.properties.UpdateProperty(r.Context(), id, upd)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Features.CacheResponses {
+		w.Header().Set("ETag", propertyETag(p.ID, p.Version))
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -168,6 +191,18 @@ func (s *Server) handleReasons(w http.ResponseWriter, r *http.Request) error {
 	id, err := propertyID(r)
 	if err != nil {
 		return err
+	}
+	pv, err := s.properties.PropertyVersion(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	cv, err := s.properties.CollectionVersion(r.Context())
+	if err != nil {
+		return err
+	}
+	// Reasons count days, so the day is part of the validator.
+	if s.conditional(w, r, fmt.Sprintf(`"r%d.v%d.c%d.d%s"`, id, pv, cv, s.now().UTC().Format("20060102"))) {
+		return nil
 	}
 	p, err := s.properties.FindPropertyByID(r.Context(), id)
 	if err != nil {
@@ -196,6 +231,13 @@ func (s *Server) handlePipeline(w http.ResponseWriter, r *http.Request) error {
 	if tag != "" && system.ValidateTags([]string{tag}) != nil {
 		return system.Invalid(map[string]string{"tag": "1–40 lower-case letters, digits and dashes"})
 	}
+	v, err := s.properties.CollectionVersion(r.Context())
+	if err != nil {
+		return err
+	}
+	if s.conditional(w, r, fmt.Sprintf(`"pipeline.c%d"`, v)) {
+		return nil
+	}
 	stages, err := s.properties.Pipeline(r.Context(), tag)
 	if err != nil {
 		return err
@@ -217,6 +259,13 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	f, bad := propertyFilter(r.URL.Query())
 	if len(bad) > 0 {
 		return system.Invalid(bad)
+	}
+	v, err := s.properties.CollectionVersion(r.Context())
+	if err != nil {
+		return err
+	}
+	if s.conditional(w, r, fmt.Sprintf(`"export.c%d"`, v)) {
+		return nil
 	}
 	items, _, err := s.properties.FindProperties(r.Context(), f)
 	if err != nil {

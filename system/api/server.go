@@ -43,6 +43,8 @@ type ServerConfig struct {
 	SMSFrom         string
 	// SendGridKey verifies SendGrid's signed event webhook; nil refuses it.
 	SendGridKey *ecdsa.PublicKey
+	// Limiter rate-limits logins and users; nil disables rate limiting.
+	Limiter system.RateLimiter
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
 	// Providers are reported, with their health, by
@@ -71,6 +73,7 @@ type Server struct {
 	twilioToken string
 	smsFrom     string
 	sendgridKey *ecdsa.PublicKey
+	limiter     system.RateLimiter
 	checks      []system.HealthCheck
 	providers   []ProviderCheck
 	logger      *slog.Logger
@@ -86,7 +89,7 @@ func NewServer(c ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
 		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -115,6 +118,12 @@ func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 func (s *Server) routes() {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, s.logRequests, s.recoverPanics)
+	if s.cfg.SecurityHeaders {
+		r.Use(securityHeaders)
+	}
+	if len(s.cfg.CORSOrigins) > 0 {
+		r.Use(corsHandler(s.cfg.CORSOrigins))
+	}
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error {
 		return system.Errorf(system.ENOTFOUND, "no route for %s", r.URL.Path)
 	}))
@@ -127,7 +136,7 @@ func (s *Server) routes() {
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/status/providers", s.h(s.handleProviders))
-		r.Post("/auth/login", s.h(s.handleLogin))
+		r.With(s.limitLoginIP).Post("/auth/login", s.h(s.handleLogin))
 
 		// Called by vendors and mail clients, not by signed-in users.
 		r.Post("/webhooks/twilio/status", s.h(s.handleTwilioStatus))
@@ -137,7 +146,7 @@ func (s *Server) routes() {
 		r.Get("/t/click/{token}/{n}", s.h(s.handleClick))
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.authenticate)
+			r.Use(s.authenticate, s.limitUser)
 			r.Get("/auth/me", s.h(s.handleMe))
 			r.Get("/properties", s.h(s.handleListProperties))
 			r.With(s.idempotent).Post("/properties", s.h(s.handleCreateProperty))

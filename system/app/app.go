@@ -27,6 +27,7 @@ import (
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres"
 	"github.com/real-estate-os/reos/system/rabbitmq"
+	reosredis "github.com/real-estate-os/reos/system/redis"
 )
 
 // Main is the running product. Set Config (and optionally Logger and Now),
@@ -179,6 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TwilioAuthToken: m.Providers.SMS.AuthToken,
 		SMSFrom:         m.Providers.SMS.From,
 		SendGridKey:     m.Providers.SendGridKey,
+		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix),
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -42,6 +43,16 @@ type Features struct {
 type Config struct {
 	Mode     Mode
 	Features Features
+
+	SecurityHeaders    bool
+	CORSOrigins        []string
+	RequireIfMatch     bool
+	RateLimitPerMinute int
+	RateLimitFailOpen  bool
+	TrustedProxies     []netip.Prefix
+	SSEHeartbeat       time.Duration
+	SSEBuffer          int64
+	WebhookSecrets     []string
 
 	Addr            string // where the API listens
 	PublicURL       string // how clients reach the API; derived from Addr when empty
@@ -133,6 +144,83 @@ var Vars = []Var{
 			return nil
 		}},
 	{Name: "REOS_PUBLIC_URL", Usage: "base URL clients use to reach the API (default: http://REOS_ADDR)", set: urlVar(func(c *Config) *string { return &c.PublicURL }, "http", "https")},
+	{Name: "SECURITY_HEADERS", Usage: "send X-Frame-Options, CSP, HSTS, … (default: on in production, off in mock mode)", set: func(c *Config, v string) error {
+		c.SecurityHeaders = c.Mode == ModeProduction
+		if v == "" {
+			return nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.SecurityHeaders = b
+		return nil
+	}},
+	{Name: "CORS_ALLOWED_ORIGINS", Usage: "comma-separated origins allowed to call the API from a browser (default: none)", set: func(c *Config, v string) error {
+		c.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+		return nil
+	}},
+	{Name: "REQUIRE_IF_MATCH", Default: "false", Usage: "refuse PATCH without If-Match (428)", set: boolVar(func(c *Config) *bool { return &c.RequireIfMatch })},
+	{Name: "RATE_LIMIT_PER_MINUTE", Default: "600", Usage: "requests per minute per signed-in user (login: 10 per account and per client IP)", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("must be a positive integer")
+		}
+		c.RateLimitPerMinute = n
+		return nil
+	}},
+	{Name: "RATE_LIMIT_FAIL_OPEN", Default: "true", Usage: "when Redis is down, let API requests through (login always fails closed)", set: boolVar(func(c *Config) *bool { return &c.RateLimitFailOpen })},
+	{Name: "TRUSTED_PROXIES", Usage: "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed", set: func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if !strings.Contains(p, "/") {
+				if strings.Contains(p, ":") {
+					p += "/128"
+				} else {
+					p += "/32"
+				}
+			}
+			prefix, err := netip.ParsePrefix(p)
+			if err != nil {
+				return fmt.Errorf("%q is not an address or CIDR", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+		}
+		return nil
+	}},
+	{Name: "SSE_HEARTBEAT", Default: "20s", Usage: "interval of the event stream's ping", set: durationVar(func(c *Config) *time.Duration { return &c.SSEHeartbeat })},
+	{Name: "SSE_BUFFER", Default: "10000", Usage: "events kept in Redis for clients that reconnect with Last-Event-ID", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 10 {
+			return errors.New("must be an integer of at least 10")
+		}
+		c.SSEBuffer = int64(n)
+		return nil
+	}},
+	{Name: "WEBHOOK_SECRETS", Usage: "comma-separated HMAC secrets of partner webhooks, newest first (two during a rotation)", Secret: true, set: func(c *Config, v string) error {
+		c.WebhookSecrets = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				if len(s) < 16 {
+					return errors.New("each secret must be at least 16 bytes")
+				}
+				c.WebhookSecrets = append(c.WebhookSecrets, s)
+			}
+		}
+		return nil
+	}},
 	{Name: "REOS_DATA_DIR", Default: ".reos", Usage: "directory for local state: the generated mock-mode JWT secret, mock vendors' data",
 		set: func(c *Config, v string) error { c.DataDir = v; return nonEmpty(v) }},
 	{Name: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error",
@@ -143,7 +231,7 @@ var Vars = []Var{
 	{Name: "REDIS_URL", Usage: "Redis URL (default: discovered on 127.0.0.1:6379)", Secret: true, set: urlVar(func(c *Config) *string { return &c.RedisURL }, "redis", "rediss")},
 	{Name: "AMQP_URL", Usage: "RabbitMQ URL (default: discovered on 127.0.0.1:5672 as guest)", Secret: true, set: urlVar(func(c *Config) *string { return &c.AMQPURL }, "amqp", "amqps")},
 
-	{Name: "QUEUE_PREFIX", Default: "reos", Usage: "prefix of every RabbitMQ exchange and queue (one per deployment or test run)",
+	{Name: "QUEUE_PREFIX", Default: "reos", Usage: "prefix of every RabbitMQ exchange and queue and every Redis key (one per deployment or test run)",
 		set: func(c *Config, v string) error { c.QueuePrefix = v; return nonEmpty(v) }},
 	{Name: "JOB_MAX_ATTEMPTS", Default: "5", Usage: "attempts before a job or send is dead-lettered",
 		set: func(c *Config, v string) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/real-estate-os/reos/system"
 )
 
@@ -31,13 +33,32 @@ func (s *DNCService) IsDNC(ctx context.Context, kind system.DNCKind, value strin
 
 // AddDNC adds an entry; an existing one is left as it is.
 func (s *DNCService) AddDNC(ctx context.Context, e system.DNCEntry, source string) error {
-	_, err := s.db.Pool.Exec(ctx, `INSERT INTO dnc_entries (kind, value, reason, added_on, source) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (kind, value) DO NOTHING`, e.Kind, normalize(e.Kind, e.Value), e.Reason, s.db.now().Format("2006-01-02"), source)
-	return wrap(err, "add dnc")
+	return s.change(ctx, e.Kind, e.Value, `INSERT INTO dnc_entries (kind, value, reason, added_on, source) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (kind, value) DO NOTHING`, e.Reason, s.db.now().Format("2006-01-02"), source)
 }
 
 // RemoveDNC removes the entry only when source added it.
 func (s *DNCService) RemoveDNC(ctx context.Context, kind system.DNCKind, value, source string) error {
-	_, err := s.db.Pool.Exec(ctx, `DELETE FROM dnc_entries WHERE kind = $1 AND value = $2 AND source = $3`, kind, normalize(kind, value), source)
-	return wrap(err, "remove dnc")
+	return s.change(ctx, kind, value, `DELETE FROM dnc_entries WHERE kind = $1 AND value = $2 AND source = $3`, source)
+}
+
+// change runs a write to the list; when it changed a row, the properties
+// whose owner it names show another owner_dnc, so their versions (and the
+// collection's) move on.
+func (s *DNCService) change(ctx context.Context, kind system.DNCKind, value, sql string, args ...any) error {
+	value = normalize(kind, value)
+	return wrap(s.db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, append([]any{kind, value}, args...)...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		column := "owner_phone"
+		if kind == system.DNCEmail {
+			column = "lower(owner_email)"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE properties SET version = version + 1 WHERE `+column+` = $1`, value); err != nil {
+			return err
+		}
+		return s.db.bump(ctx, tx)
+	}), "dnc")
 }

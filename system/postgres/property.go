@@ -140,6 +140,9 @@ func (s *PropertyService) CreateProperty(ctx context.Context, p *system.Property
 			return err
 		}
 		*p = *created
+		if err := s.db.bump(ctx, tx); err != nil {
+			return err
+		}
 		return s.db.recordEvent(ctx, tx, "property.created", fmt.Sprintf("property/%d", id),
 			map[string]any{"property_id": id, "version": p.Version, "stage": p.Stage})
 	})
@@ -153,6 +156,9 @@ func (s *PropertyService) UpdateProperty(ctx context.Context, id int64, upd syst
 		p, err := findProperty(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
+		}
+		if upd.IfVersion != nil && *upd.IfVersion != p.Version {
+			return system.Errorf(system.EPRECONDITION, "property %d is at version %d, not %d: fetch it again", id, p.Version, *upd.IfVersion)
 		}
 		if upd.Stage != nil {
 			if err := system.CheckTransition(p.Stage, *upd.Stage, p.OwnerDNC); err != nil {
@@ -184,6 +190,9 @@ func (s *PropertyService) UpdateProperty(ctx context.Context, id int64, upd syst
 		if out, err = findProperty(ctx, tx, id, ""); err != nil {
 			return err
 		}
+		if err := s.db.bump(ctx, tx); err != nil {
+			return err
+		}
 		return s.db.recordEvent(ctx, tx, "property.updated", fmt.Sprintf("property/%d", id),
 			map[string]any{"property_id": id, "version": out.Version, "stage": out.Stage})
 	})
@@ -204,4 +213,28 @@ func (s *PropertyService) Pipeline(ctx context.Context, tag string) ([]system.St
 		return t, err
 	})
 	return out, wrap(err, "pipeline")
+}
+
+// CollectionVersion changes with every write to any property, the
+// do-not-contact list or the rules.
+func (s *PropertyService) CollectionVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.Pool.QueryRow(ctx, `SELECT version FROM versions WHERE name = 'properties'`).Scan(&v)
+	return v, wrap(err, "collection version")
+}
+
+// PropertyVersion returns a property's version, or ENOTFOUND.
+func (s *PropertyService) PropertyVersion(ctx context.Context, id int64) (int64, error) {
+	var v int64
+	err := s.db.Pool.QueryRow(ctx, `SELECT version FROM properties WHERE id = $1`, id).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, system.Errorf(system.ENOTFOUND, "property %d does not exist", id)
+	}
+	return v, wrap(err, "property version")
+}
+
+// bump moves the properties collection to its next version, in tx.
+func (db *DB) bump(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `UPDATE versions SET version = version + 1 WHERE name = 'properties'`)
+	return wrap(err, "bump version")
 }

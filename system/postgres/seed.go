@@ -98,6 +98,11 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 				return err
 			}
 		}
+		if rep.Properties+rep.Rules+rep.DNC > 0 {
+			if err := db.bump(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if opts.DemoPasswordHash == "" {
 			return nil
 		}
