@@ -59,3 +59,15 @@ type RateLimiter interface {
 	// Allow takes one request from key's budget of limit per period.
 	Allow(ctx context.Context, key string, limit int, period time.Duration) (RateDecision, error)
 }
+
+// ReplayGuard remembers signatures so a webhook is accepted once.
+type ReplayGuard interface {
+	// FirstSeen records key for ttl and reports whether it was new.
+	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// EventRecorder records domain events that come from outside, such as a
+// partner's webhook.
+type EventRecorder interface {
+	RecordEvent(ctx context.Context, typ, subject string, data map[string]any) error
+}

@@ -45,6 +45,9 @@ type ServerConfig struct {
 	SendGridKey *ecdsa.PublicKey
 	// Limiter rate-limits logins and users; nil disables rate limiting.
 	Limiter system.RateLimiter
+	// Replays remembers partner webhook signatures; Events records theirs.
+	Replays system.ReplayGuard
+	Events  system.EventRecorder
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
 	// Providers are reported, with their health, by
@@ -74,6 +77,8 @@ type Server struct {
 	smsFrom     string
 	sendgridKey *ecdsa.PublicKey
 	limiter     system.RateLimiter
+	replays     system.ReplayGuard
+	events      system.EventRecorder
 	checks      []system.HealthCheck
 	providers   []ProviderCheck
 	logger      *slog.Logger
@@ -84,12 +89,13 @@ type Server struct {
 // NewServer returns a Server with every route mounted.
 func NewServer(c ServerConfig) (*Server, error) {
 	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
-		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil {
+		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil ||
+		c.Replays == nil || c.Events == nil {
 		return nil, errors.New("api: NewServer needs every service of ServerConfig")
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
 		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, replays: c.Replays, events: c.Events,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -142,6 +148,7 @@ func (s *Server) routes() {
 		r.Post("/webhooks/twilio/status", s.h(s.handleTwilioStatus))
 		r.Post("/webhooks/twilio/inbound", s.h(s.handleTwilioInbound))
 		r.Post("/webhooks/sendgrid/events", s.h(s.handleSendGridEvents))
+		r.Post("/webhooks/partner", s.h(s.handlePartnerWebhook))
 		r.Get("/t/open/{token}", s.h(s.handleOpen))
 		r.Get("/t/click/{token}/{n}", s.h(s.handleClick))
 

@@ -181,6 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		SMSFrom:         m.Providers.SMS.From,
 		SendGridKey:     m.Providers.SendGridKey,
 		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix),
+		Replays:         reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
+		Events:          postgres.NewEventService(m.DB),
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},

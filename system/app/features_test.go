@@ -11,6 +11,7 @@ import (
 
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/webhook"
 )
 
 func TestConditionalGETs(t *testing.T) {
@@ -177,5 +178,30 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 	on := startStack(t, "SECURITY_HEADERS", "true")
 	if on.do("GET", "/healthz", "", nil).header.Get("X-Frame-Options") != "DENY" {
 		t.Error("SECURITY_HEADERS=true in mock mode sends no headers")
+	}
+}
+
+func TestPartnerWebhook(t *testing.T) {
+	secrets := "whsec_current_0123456789,whsec_previous_0123456789"
+	s := startStack(t, "WEBHOOK_SECRETS", secrets)
+	body := []byte(`{"type":"lead.created","data":{"address":"9 Pine St"}}`)
+	post := func(header string, b []byte) response {
+		return s.do("POST", "/api/v1/webhooks/partner", "", b, webhook.Header, header)
+	}
+	signed := webhook.Sign("whsec_previous_0123456789", start, body) // mid-rotation: the old key still works
+	if r := post(signed, body); r.status != 202 {
+		t.Fatalf("signed webhook = %d %s", r.status, r.body)
+	}
+	wantProblem(t, "replay", post(signed, body), 409, system.ECONFLICT)
+	wantProblem(t, "unsigned", s.do("POST", "/api/v1/webhooks/partner", "", body), 401, system.EUNAUTHORIZED)
+	wantProblem(t, "bad signature", post(webhook.Sign("whsec_other_0123456789", start, body), body), 403, system.EFORBIDDEN)
+	wantProblem(t, "stale", post(webhook.Sign("whsec_current_0123456789", start.Add(-10*time.Minute), body), body), 401, system.EUNAUTHORIZED)
+	wantProblem(t, "future", post(webhook.Sign("whsec_current_0123456789", start.Add(10*time.Minute), body), body), 401, system.EUNAUTHORIZED)
+	bad := []byte(`{"type":"Bad Type"}`)
+	wantProblem(t, "bad event", post(webhook.Sign("whsec_current_0123456789", start, bad), bad), 400, system.EINVALID)
+	var n int
+	s.main.DB.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE type = 'partner.lead.created'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("partner events recorded = %d, want 1", n)
 	}
 }

@@ -110,3 +110,15 @@ func (db *DB) Events(ctx context.Context, after int64, limit int) ([]Event, erro
 	})
 	return events, wrap(err, "events")
 }
+
+// EventService records domain events that do not come with a change of
+// their own.
+type EventService struct{ db *DB }
+
+// NewEventService returns an EventService on db.
+func NewEventService(db *DB) *EventService { return &EventService{db: db} }
+
+// RecordEvent stores and queues one event.
+func (s *EventService) RecordEvent(ctx context.Context, typ, subject string, data map[string]any) error {
+	return wrap(s.db.inTx(ctx, func(tx pgx.Tx) error { return s.db.recordEvent(ctx, tx, typ, subject, data) }), "record event")
+}
