@@ -31,6 +31,9 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Email string      `json:"email"`
 	Role  system.Role `json:"role"`
+	// Scope limits what the token is for: "" is the API, "sse" only the
+	// event stream.
+	Scope string `json:"scope,omitempty"`
 }
 
 // UserID returns the id in the subject claim.
@@ -39,18 +42,29 @@ func (c *Claims) UserID() int64 {
 	return id
 }
 
-// Issue returns a signed token for u.
+// Issue returns a signed API token for u.
 func (t *Tokens) Issue(u *system.User) (string, error) {
+	return t.issue(strconv.FormatInt(u.ID, 10), u.Email, u.Role, "", t.TTL)
+}
+
+// IssueScoped returns a token for the same user limited to scope, valid
+// for ttl.
+func (t *Tokens) IssueScoped(c *Claims, scope string, ttl time.Duration) (string, error) {
+	return t.issue(c.Subject, c.Email, c.Role, scope, ttl)
+}
+
+func (t *Tokens) issue(subject, email string, role system.Role, scope string, ttl time.Duration) (string, error) {
 	now := t.Now()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
-			Subject:   strconv.FormatInt(u.ID, 10),
+			Subject:   subject,
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(t.TTL)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		Email: u.Email,
-		Role:  u.Role,
+		Email: email,
+		Role:  role,
+		Scope: scope,
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.Secret)
 }
@@ -100,6 +114,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		c, err := s.tokens.Verify(strings.TrimSpace(token))
+		if err == nil && c.Scope != "" {
+			err = system.Errorf(system.EUNAUTHORIZED, "a %s token cannot call the API", c.Scope)
+		}
 		if err != nil {
 			s.Error(w, r, err)
 			return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/config"
+	reosredis "github.com/real-estate-os/reos/system/redis"
 )
 
 // ServerConfig is what the API needs. Every service is required; Logger
@@ -48,6 +49,10 @@ type ServerConfig struct {
 	// Replays remembers partner webhook signatures; Events records theirs.
 	Replays system.ReplayGuard
 	Events  system.EventRecorder
+	// Stream carries live updates; Closing is closed when the server shuts
+	// down, so open streams end.
+	Stream  *reosredis.Stream
+	Closing <-chan struct{}
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
 	// Providers are reported, with their health, by
@@ -79,6 +84,8 @@ type Server struct {
 	limiter     system.RateLimiter
 	replays     system.ReplayGuard
 	events      system.EventRecorder
+	stream      *reosredis.Stream
+	closing     <-chan struct{}
 	checks      []system.HealthCheck
 	providers   []ProviderCheck
 	logger      *slog.Logger
@@ -90,12 +97,12 @@ type Server struct {
 func NewServer(c ServerConfig) (*Server, error) {
 	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
 		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil ||
-		c.Replays == nil || c.Events == nil {
+		c.Replays == nil || c.Events == nil || c.Stream == nil || c.Closing == nil {
 		return nil, errors.New("api: NewServer needs every service of ServerConfig")
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
 		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, replays: c.Replays, events: c.Events,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, replays: c.Replays, events: c.Events, stream: c.Stream, closing: c.Closing,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -149,12 +156,14 @@ func (s *Server) routes() {
 		r.Post("/webhooks/twilio/inbound", s.h(s.handleTwilioInbound))
 		r.Post("/webhooks/sendgrid/events", s.h(s.handleSendGridEvents))
 		r.Post("/webhooks/partner", s.h(s.handlePartnerWebhook))
+		r.Get("/sse-events/stream", s.h(s.handleSSEStream))
 		r.Get("/t/open/{token}", s.h(s.handleOpen))
 		r.Get("/t/click/{token}/{n}", s.h(s.handleClick))
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.limitUser)
 			r.Get("/auth/me", s.h(s.handleMe))
+			r.Get("/sse-events/token", s.h(s.handleSSEToken))
 			r.Get("/properties", s.h(s.handleListProperties))
 			r.With(s.idempotent).Post("/properties", s.h(s.handleCreateProperty))
 			r.Get("/properties/{id}", s.h(s.handleGetProperty))

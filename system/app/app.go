@@ -42,7 +42,11 @@ type Main struct {
 	Broker    *rabbitmq.Broker
 	Providers *Providers
 
+	Stream *reosredis.Stream
+
 	outboxWake  chan struct{}
+	closing     chan struct{}
+	closeOnce   sync.Once
 	relayCtx    context.Context
 	relayCancel context.CancelFunc
 	relayWG     sync.WaitGroup
@@ -99,6 +103,7 @@ func (m *Main) openQueues(ctx context.Context) error {
 	if err := m.Redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: ping %s: %w", opts.Addr, err)
 	}
+	m.Stream = reosredis.NewStream(m.Redis, m.Config.QueuePrefix, m.Config.SSEBuffer, m.Logger)
 	return m.openBroker(ctx, amqpURL)
 }
 
@@ -154,6 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Providers, err = m.openProviders(ctx); err != nil {
 		return err
 	}
+	m.closing = make(chan struct{})
 	// Listen first: with port 0 the public URL, which vendors call back,
 	// is only known now.
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
@@ -183,6 +189,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix),
 		Replays:         reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
 		Events:          postgres.NewEventService(m.DB),
+		Stream:          m.Stream,
+		Closing:         m.closing,
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},
@@ -207,6 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.relayCtx, m.relayCancel = context.WithCancel(context.Background())
 	m.relayWG.Go(func() { m.relay(m.relayCtx) })
+	m.relayWG.Go(func() { m.Stream.Run(m.relayCtx) })
 	if m.Config.Workers {
 		m.StartWorkers()
 	}
@@ -228,6 +237,9 @@ func (m *Main) Done() <-chan error { return m.serveErr }
 // Close shuts the server down gracefully, then closes every connection.
 func (m *Main) Close() error {
 	var errs []error
+	if m.closing != nil {
+		m.closeOnce.Do(func() { close(m.closing) }) // open event streams end
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 		defer cancel()

@@ -14,6 +14,7 @@ import (
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/postgres"
 	"github.com/real-estate-os/reos/system/rabbitmq"
+	reosredis "github.com/real-estate-os/reos/system/redis"
 )
 
 // Job kinds on the queue: memo generation and the two kinds of send.
@@ -65,10 +66,14 @@ func (m *Main) relay(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	publish := func(ctx context.Context, exchange, key, id string, payload []byte) error {
-		if exchange == postgres.OutboxEvents {
-			return m.Broker.PublishEvent(ctx, key, id, payload)
+		if exchange != postgres.OutboxEvents {
+			return m.Broker.Publish(ctx, key, id, payload)
 		}
-		return m.Broker.Publish(ctx, key, id, payload)
+		if err := m.Broker.PublishEvent(ctx, key, id, payload); err != nil {
+			return err
+		}
+		_, err := m.Stream.Add(ctx, liveEvent(key, payload))
+		return err
 	}
 	var lastWarn time.Time
 	for {
@@ -321,4 +326,16 @@ func (m *Main) replay(ctx context.Context, d *system.DeadLetter) error {
 	history, _ := json.Marshal(d.Deaths)
 	return m.Broker.Replay(ctx, &rabbitmq.DeadLetter{ID: d.MessageID, Kind: d.Kind, Body: d.Payload,
 		Headers: map[string]any{"x-reos-previous-deaths": string(history)}}, fmt.Sprint(d.ID))
+}
+
+// liveEvent turns an outbox event into a live update, with who may see it:
+// the dead-letter queue is for admins, a job for its owner (and admins).
+func liveEvent(typ string, payload []byte) reosredis.Event {
+	var e postgres.Event
+	json.Unmarshal(payload, &e)
+	var uid int64
+	if v, ok := e.Data["user_id"].(float64); ok {
+		uid = int64(v)
+	}
+	return reosredis.Event{Type: typ, Subject: e.Subject, Data: payload, UserID: uid, AdminOnly: strings.HasPrefix(typ, "dlq.")}
 }

@@ -71,7 +71,7 @@ func (s *JobService) CreateJob(ctx context.Context, j *system.Job) error {
 		if err := s.db.enqueue(ctx, tx, OutboxJobs, j.Kind, j.ID, JobPayload{JobID: j.ID}); err != nil {
 			return err
 		}
-		return s.db.recordEvent(ctx, tx, "job.queued", "job/"+j.ID, map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status})
+		return s.db.recordEvent(ctx, tx, "job.queued", "job/"+j.ID, map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status, "user_id": j.UserID})
 	})
 }
 
@@ -98,7 +98,7 @@ func (s *JobService) update(ctx context.Context, id string, set string, args ...
 			return wrap(err, "update job")
 		}
 		return s.db.recordEvent(ctx, tx, "job."+string(j.Status), "job/"+j.ID,
-			map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status, "attempts": j.Attempts})
+			map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status, "attempts": j.Attempts, "user_id": j.UserID})
 	})
 	return j, err
 }

@@ -1,0 +1,187 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Event is a domain event as live updates carry it. ID is its Redis stream
+// id: increasing, shared by every instance.
+type Event struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Data    json.RawMessage `json:"data"`
+	// UserID, when not 0, is the only non-admin user who may see it.
+	UserID int64 `json:"-"`
+	// AdminOnly events are shown to admins only.
+	AdminOnly bool `json:"-"`
+}
+
+// Stream is the live-update buffer: a Redis stream capped at MaxLen entries
+// that every instance appends to and reads from, so an event raised on one
+// instance reaches clients connected to another, and a client that
+// reconnects gets what it missed from the buffer.
+type Stream struct {
+	c      *goredis.Client
+	key    string
+	maxLen int64
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// NewStream returns the stream of a deployment (prefix) keeping about
+// maxLen events.
+func NewStream(c *goredis.Client, prefix string, maxLen int64, logger *slog.Logger) *Stream {
+	return &Stream{c: c, key: prefix + ":events", maxLen: maxLen, logger: logger, subs: map[*Subscription]struct{}{}}
+}
+
+// Add appends an event and returns its id.
+func (s *Stream) Add(ctx context.Context, e Event) (string, error) {
+	return s.c.XAdd(ctx, &goredis.XAddArgs{
+		Stream: s.key, MaxLen: s.maxLen, Approx: true,
+		Values: []any{"type", e.Type, "subject", e.Subject, "data", string(e.Data),
+			"user_id", strconv.FormatInt(e.UserID, 10), "admin_only", strconv.FormatBool(e.AdminOnly)},
+	}).Result()
+}
+
+func fromMessage(m goredis.XMessage) Event {
+	str := func(k string) string { v, _ := m.Values[k].(string); return v }
+	uid, _ := strconv.ParseInt(str("user_id"), 10, 64)
+	data := str("data")
+	if data == "" {
+		data = "{}"
+	}
+	return Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
+}
+
+// Since returns the buffered events after id, oldest first. reset is true
+// when events after id have already left the buffer: the client missed
+// more than it can be given.
+func (s *Stream) Since(ctx context.Context, id string) (events []Event, reset bool, err error) {
+	info, err := s.c.XInfoStream(ctx, s.key).Result()
+	if err != nil && err.Error() != "ERR no such key" {
+		return nil, false, err
+	}
+	// Redis remembers the newest id trimmed from the buffer: a client whose
+	// last event is older than that missed something.
+	if info != nil && info.MaxDeletedEntryID != "" && info.MaxDeletedEntryID != "0-0" && streamIDLess(id, info.MaxDeletedEntryID) {
+		reset = true
+	}
+	msgs, err := s.c.XRange(ctx, s.key, "("+id, "+").Result()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, m := range msgs {
+		events = append(events, fromMessage(m))
+	}
+	return events, reset, nil
+}
+
+// ValidID reports whether id looks like a stream id ("ms-seq").
+func ValidID(id string) bool {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
+// streamIDLess compares two stream ids.
+func streamIDLess(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ams, _ := strconv.ParseUint(am, 10, 64)
+	bms, _ := strconv.ParseUint(bm, 10, 64)
+	if ams != bms {
+		return ams < bms
+	}
+	asq, _ := strconv.ParseUint(as, 10, 64)
+	bsq, _ := strconv.ParseUint(bs, 10, 64)
+	return asq < bsq
+}
+
+// Less reports whether stream id a comes before b.
+func Less(a, b string) bool { return streamIDLess(a, b) }
+
+// Subscription receives the live events of this instance's stream reader.
+type Subscription struct {
+	C <-chan Event
+	c chan Event
+	// Dropped is closed when the subscriber fell too far behind.
+	Dropped chan struct{}
+}
+
+// Subscribe returns a subscription buffering up to buf events; a
+// subscriber that lets more pile up is dropped, so it never slows the
+// others.
+func (s *Stream) Subscribe(buf int) *Subscription {
+	c := make(chan Event, buf)
+	sub := &Subscription{C: c, c: c, Dropped: make(chan struct{})}
+	s.mu.Lock()
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+	return sub
+}
+
+// Unsubscribe stops a subscription.
+func (s *Stream) Unsubscribe(sub *Subscription) {
+	s.mu.Lock()
+	delete(s.subs, sub)
+	s.mu.Unlock()
+}
+
+func (s *Stream) dispatch(e Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sub := range s.subs {
+		select {
+		case sub.c <- e:
+		default:
+			delete(s.subs, sub)
+			close(sub.Dropped)
+		}
+	}
+}
+
+// Run reads the stream from now on and hands every event to the
+// subscribers, until ctx ends.
+func (s *Stream) Run(ctx context.Context) {
+	last := "$"
+	for ctx.Err() == nil {
+		res, err := s.c.XRead(ctx, &goredis.XReadArgs{Streams: []string{s.key, last}, Block: 250 * time.Millisecond, Count: 256}).Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.logger.Warn("live updates: reading the event stream", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for _, st := range res {
+			for _, m := range st.Messages {
+				s.dispatch(fromMessage(m))
+				last = m.ID
+			}
+		}
+	}
+}
