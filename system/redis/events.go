@@ -49,7 +49,7 @@ func NewStream(c *goredis.Client, prefix string, maxLen int64, logger *slog.Logg
 // Add appends an event and returns its id.
 func (s *Stream) Add(ctx context.Context, e Event) (string, error) {
 	return s.c.XAdd(ctx, &goredis.XAddArgs{
-		Stream: s.key, MaxLen: s.maxLen, Approx: true,
+		Stream: s.key, MaxLen: s.maxLen, // exact, so Redis records what it trimmed
 		Values: []any{"type", e.Type, "subject", e.Subject, "data", string(e.Data),
 			"user_id", strconv.FormatInt(e.UserID, 10), "admin_only", strconv.FormatBool(e.AdminOnly)},
 	}).Result()
@@ -73,9 +73,10 @@ func (s *Stream) Since(ctx context.Context, id string) (events []Event, reset bo
 	if err != nil && err.Error() != "ERR no such key" {
 		return nil, false, err
 	}
-	// Redis remembers the newest id trimmed from the buffer: a client whose
-	// last event is older than that missed something.
-	if info != nil && info.MaxDeletedEntryID != "" && info.MaxDeletedEntryID != "0-0" && streamIDLess(id, info.MaxDeletedEntryID) {
+	// The client's last event has left the buffer, and so may others after
+	// it: say so. (When only that one left, the reset is unneeded but
+	// harmless: the client reloads.)
+	if info != nil && info.EntriesAdded > info.Length && info.FirstEntry.ID != "" && streamIDLess(id, info.FirstEntry.ID) {
 		reset = true
 	}
 	msgs, err := s.c.XRange(ctx, s.key, "("+id, "+").Result()
