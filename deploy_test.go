@@ -33,7 +33,7 @@ func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
 	want := map[string]string{ // service → published port on loopback
 		"postgres": "5432", "redis": "6379", "rabbitmq": "5672", "mailpit": "8025", "gotenberg": "3000", "api": "8000",
-		"mock-twilio": "8081", "s3": "9000",
+		"mock-twilio": "8081", "s3": "9000", "nginx": "8080",
 	}
 	for name, port := range want {
 		svc, ok := p.Services[name]
@@ -128,5 +128,30 @@ func TestDockerfile(t *testing.T) {
 	}
 	if strings.Count(df, "\nFROM ") < 2 {
 		t.Errorf("Dockerfile is not multi-stage")
+	}
+}
+
+func TestComposeNginxUsesTheRepositoryConfig(t *testing.T) {
+	n := loadCompose(t).Services["nginx"]
+	if d, ok := n.DependsOn["api"]; !ok || d.Condition != types.ServiceConditionHealthy {
+		t.Errorf("nginx depends_on api = %+v", d)
+	}
+	mounted := false
+	for _, v := range n.Volumes {
+		mounted = mounted || strings.HasSuffix(v.Source, "deploy/nginx/reos.conf.template")
+	}
+	tmpl, err := os.ReadFile("deploy/nginx/reos.conf.template")
+	if !mounted || err != nil {
+		t.Fatalf("nginx does not mount deploy/nginx/reos.conf.template (%v)", err)
+	}
+	for _, k := range []string{"REOS_UPSTREAM", "REOS_LISTEN", "REOS_SSE_READ_TIMEOUT"} {
+		if n.Environment[k] == nil || !strings.Contains(string(tmpl), "${"+k+"}") {
+			t.Errorf("%s is not both set for nginx and used by the template", k)
+		}
+	}
+	for _, want := range []string{"proxy_buffering off", "proxy_read_timeout ${REOS_SSE_READ_TIMEOUT}"} {
+		if !strings.Contains(string(tmpl), want) {
+			t.Errorf("the template lacks %q", want)
+		}
 	}
 }
