@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -81,8 +80,11 @@ func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 		if !visible(c, e) {
 			return true
 		}
-		b, _ := json.Marshal(e)
-		return write("id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b)
+		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := w.Write(e.Frame); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
 	if !write("retry: %d\n\n", sseRetryMS) {
 		return nil

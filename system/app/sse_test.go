@@ -11,7 +11,10 @@ import (
 	"github.com/real-estate-os/reos/fixtures"
 )
 
-type sseEvent struct{ id, event, data string }
+type sseEvent struct {
+	id, event, data string
+	at              time.Time // when the reader parsed it
+}
 
 type sseClient struct {
 	events chan sseEvent
@@ -54,6 +57,7 @@ func (s *stack) connectWith(streamToken, lastID string) (*sseClient, int) {
 			switch {
 			case line == "":
 				if e.event != "" || e.data != "" {
+					e.at = time.Now()
 					c.events <- e
 				}
 				e = sseEvent{}
@@ -72,7 +76,7 @@ func (s *stack) connectWith(streamToken, lastID string) (*sseClient, int) {
 func (c *sseClient) close() { c.cancel(); c.res.Body.Close() }
 
 // next returns the next event other than ping whose type has prefix.
-func (c *sseClient) next(t *testing.T, prefix string) sseEvent {
+func (c *sseClient) next(t testing.TB, prefix string) sseEvent {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {

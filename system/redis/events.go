@@ -24,6 +24,9 @@ type Event struct {
 	UserID int64 `json:"-"`
 	// AdminOnly events are shown to admins only.
 	AdminOnly bool `json:"-"`
+	// Frame is the event as Server-Sent Events write it, rendered once
+	// for every subscriber.
+	Frame []byte `json:"-"`
 }
 
 // Stream is the live-update buffer: a Redis stream capped at MaxLen entries
@@ -62,7 +65,14 @@ func fromMessage(m goredis.XMessage) Event {
 	if data == "" {
 		data = "{}"
 	}
-	return Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
+	e := Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
+	body, err := json.Marshal(e)
+	if err != nil { // data that is not JSON: send it as a string
+		e.Data, _ = json.Marshal(data)
+		body, _ = json.Marshal(e)
+	}
+	e.Frame = []byte("id: " + e.ID + "\nevent: " + e.Type + "\ndata: " + string(body) + "\n\n")
+	return e
 }
 
 // Since returns the buffered events after id, oldest first. reset is true
