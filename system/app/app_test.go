@@ -155,6 +155,7 @@ func wantProblem(t *testing.T, name string, r response, status int, code string)
 }
 
 func TestStatusAndHealth(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	r := s.do("GET", "/api/v1/status/providers", "", nil)
 	want := `{"app_mode":"mock","email":"mailpit-smtp","sms":"mock-twilio","storage":"s3-local","pdf":"native-pdf","llm":"deterministic-templates",` +
@@ -178,6 +179,7 @@ func TestStatusAndHealth(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 
@@ -217,6 +219,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestMockSecretIsSharedThroughTheDataDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := postgrestest.NewDatabase(t)
 	a := startStack(t, "DATABASE_URL", db, "REOS_DATA_DIR", dir)
@@ -228,6 +231,7 @@ func TestMockSecretIsSharedThroughTheDataDirectory(t *testing.T) {
 }
 
 func TestProductionSeedsNoDemoUsers(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "APP_MODE", "production", "JWT_SECRET", strings.Repeat("s", 32), "SENDGRID_API_KEY", "SG.x",
 		"TWILIO_ACCOUNT_SID", "AC"+strings.Repeat("0", 32), "TWILIO_AUTH_TOKEN", "t", "TWILIO_FROM_NUMBER", "+15005550006",
 		"S3_ENDPOINT", "http://127.0.0.1:1", "S3_ACCESS_KEY_ID", "k", "S3_SECRET_ACCESS_KEY", "s")
@@ -246,6 +250,7 @@ type propertyList struct {
 }
 
 func TestListAndGetProperties(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 
@@ -308,6 +313,7 @@ func countProperties(s *stack, token string) int {
 }
 
 func TestCreateProperty(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	valid := map[string]any{"address": "12 Test Ave", "city": "Columbus", "state": "OH", "zip": "43201", "owner_name": "Tess Owner",
@@ -377,6 +383,7 @@ func TestCreateProperty(t *testing.T) {
 }
 
 func TestPatchProperty(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 
@@ -417,6 +424,7 @@ func TestPatchProperty(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	var first, second struct {
@@ -440,6 +448,7 @@ func TestReasons(t *testing.T) {
 }
 
 func TestPipelineAndExportMatchFixtures(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	// A property of the test's own, without the seed tag, must not count.
@@ -505,6 +514,7 @@ func TestPipelineAndExportMatchFixtures(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	admin := s.login("admin@example.com", fixtures.DemoPassword)
 	r := s.do("POST", "/api/v1/users", admin, map[string]string{"email": "new.agent@example.com", "password": "a long passphrase", "role": "agent"})
@@ -526,6 +536,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestUnknownRoutesAndMethods(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	wantProblem(t, "unknown route", s.do("GET", "/api/v1/nothing-here", "", nil), 404, system.ENOTFOUND)
 	wantProblem(t, "wrong method", s.do("DELETE", "/api/v1/status/providers", "", nil), 405, system.EMETHOD)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestConditionalGETs(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	paths := []string{"/api/v1/properties/30", "/api/v1/properties?tag=seed", "/api/v1/pipeline", "/api/v1/properties/30/reasons", "/api/v1/portfolio/export.csv"}
@@ -63,6 +64,7 @@ func TestConditionalGETs(t *testing.T) {
 }
 
 func TestIfMatchRequiredAndCachingOff(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "REQUIRE_IF_MATCH", "true")
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	wantProblem(t, "PATCH without If-Match", s.do("PATCH", "/api/v1/properties/30", token, map[string]string{"notes": "x"}), 428, system.EPRECONDITIONREQUIRED)
@@ -76,6 +78,7 @@ func TestIfMatchRequiredAndCachingOff(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	login := func(email string, header ...string) response {
 		return s.do("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "wrong"}, header...)
@@ -97,6 +100,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestTrustedProxyAndLimitsOff(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "TRUSTED_PROXIES", "127.0.0.1")
 	for i := range 11 {
 		// Each attempt comes "through the proxy" from its own client, on
@@ -117,6 +121,7 @@ func TestTrustedProxyAndLimitsOff(t *testing.T) {
 
 // TestLimiterFailsClosedForLoginOpenForReads stops the stack's Redis.
 func TestLimiterFailsClosedForLoginOpenForReads(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := cmd.Start(); err != nil {
@@ -150,6 +155,7 @@ func freePort(t *testing.T) string {
 }
 
 func TestSecurityHeadersAndCORS(t *testing.T) {
+	t.Parallel()
 	mock := startStack(t)
 	if h := mock.do("GET", "/healthz", "", nil).header; h.Get("X-Frame-Options") != "" {
 		t.Errorf("mock mode sends security headers by default: %v", h)
@@ -182,6 +188,7 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 }
 
 func TestPartnerWebhook(t *testing.T) {
+	t.Parallel()
 	secrets := "whsec_current_0123456789,whsec_previous_0123456789"
 	s := startStack(t, "WEBHOOK_SECRETS", secrets)
 	body := []byte(`{"type":"lead.created","data":{"address":"9 Pine St"}}`)

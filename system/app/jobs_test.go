@@ -45,6 +45,7 @@ func (s *stack) waitJob(token, id string) job {
 }
 
 func TestMemoTwiceGivesTwoJobsAndOneHash(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	var first, second job
@@ -86,6 +87,7 @@ func TestMemoTwiceGivesTwoJobsAndOneHash(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	body := map[string]int{"property_id": 30}
@@ -184,6 +186,7 @@ func (s *stack) mockMessages(to string) []map[string]any {
 }
 
 func TestSMSIsDeliveredThroughTheWebhook(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	to := "+12055550129"
@@ -206,6 +209,7 @@ func TestSMSIsDeliveredThroughTheWebhook(t *testing.T) {
 }
 
 func TestDNCRefusedAndNeverSent(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	dnc := "+12055550106" // property 7's owner, on the seeded list
@@ -250,6 +254,7 @@ func (s *stack) inbound(from, body string) {
 }
 
 func TestDNCAddedBetweenQueueAndSend(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "REOS_WORKERS", "false")
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	to := "+13175550111" // property 12's owner
@@ -269,6 +274,7 @@ func TestDNCAddedBetweenQueueAndSend(t *testing.T) {
 }
 
 func TestInboundOptOutAndBackIn(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	owner := "+13175550111"
@@ -295,6 +301,7 @@ func TestInboundOptOutAndBackIn(t *testing.T) {
 }
 
 func TestBadTwilioWebhooks(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	form := url.Values{"MessageSid": {"SM" + strings.Repeat("0", 32)}, "MessageStatus": {"delivered"}}
 	post := func(sig string) response {
@@ -315,6 +322,7 @@ func TestBadTwilioWebhooks(t *testing.T) {
 }
 
 func TestDeadLetterAndReplay(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "JOB_MAX_ATTEMPTS", "3")
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	admin := s.login("admin@example.com", fixtures.DemoPassword)
@@ -354,6 +362,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 }
 
 func TestEmailThreadWithTracking(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	r := s.do("POST", "/api/v1/communications/email-thread", token, map[string]any{"property_id": 30, "to_address": "owner30@example.com",
@@ -407,6 +416,7 @@ func TestEmailThreadWithTracking(t *testing.T) {
 }
 
 func TestInboundWebhookDeliveredTwiceIsStoredOnce(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	form := url.Values{"MessageSid": {"SM" + strings.Repeat("1", 32)}, "From": {"+13175550111"}, "To": {s.main.Providers.SMS.From}, "Body": {"Is it still for sale?"}}

@@ -78,6 +78,7 @@ func pingsFor(c *sseClient, d time.Duration) (pings int, closed bool) {
 // 300 ms keep a stream open for 3 s and events still arrive; with pings
 // every 10 s nginx cuts the stream, which shows the timeout is real.
 func TestStreamThroughNginx(t *testing.T) {
+	t.Parallel()
 	proxied := behindNginx(t, startStack(t, "SSE_HEARTBEAT", "300ms", "TRUSTED_PROXIES", "127.0.0.1"))
 	token := proxied.login("agent@example.com", fixtures.DemoPassword)
 	c, status := proxied.connect(token, "")

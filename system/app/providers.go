@@ -218,11 +218,20 @@ func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.EnsureBucket(ctx); err != nil {
-		if c.Mode == config.ModeMock {
+	if c.Mode == config.ModeMock {
+		if err := store.EnsureBucket(ctx); err != nil {
 			return err
 		}
-		m.Logger.Warn("the memo bucket is not reachable yet", "bucket", c.S3Bucket, "err", err)
+	} else {
+		// A vendor that is slow to answer must not hold up the start; the
+		// verbose status and the memo jobs report what is wrong.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := store.EnsureBucket(ctx); err != nil {
+				m.Logger.Warn("the memo bucket is not reachable", "bucket", c.S3Bucket, "err", err)
+			}
+		}()
 	}
 	p.Store = store
 	p.checks = append(p.checks, api.ProviderCheck{Role: "storage", Name: name, Endpoint: endpoint, Check: store.Check})

@@ -24,6 +24,7 @@ import (
 )
 
 func TestVerboseStatusReportsEveryProvider(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	var got struct {
 		AppMode string `json:"app_mode"`
@@ -54,6 +55,7 @@ func TestVerboseStatusReportsEveryProvider(t *testing.T) {
 }
 
 func TestMockModeEmailLandsInMailpit(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	p := s.main.Providers
 	ctx := context.Background()
@@ -71,6 +73,7 @@ func TestMockModeEmailLandsInMailpit(t *testing.T) {
 }
 
 func TestMockModeSMSIsDeliveredWithSignedCallbacks(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	p := s.main.Providers
 	var mu sync.Mutex
@@ -106,6 +109,7 @@ func TestMockModeSMSIsDeliveredWithSignedCallbacks(t *testing.T) {
 }
 
 func TestMockModeMemoIsStoredAndFetchedByPresignedURL(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	p := s.main.Providers
 	ctx := context.Background()
@@ -144,6 +148,7 @@ func TestMockModeMemoIsStoredAndFetchedByPresignedURL(t *testing.T) {
 }
 
 func TestMockModeRefusesOutsideHosts(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	p := s.main.Providers
 	outside := &twilio.Client{BaseURL: "https://api.twilio.com", AccountSID: p.SMS.AccountSID, AuthToken: p.SMS.AuthToken, HTTP: p.Guard.HTTPClient("twilio", 5*time.Second)}

@@ -95,6 +95,7 @@ func (c *sseClient) next(t testing.TB, prefix string) sseEvent {
 }
 
 func TestSSETokens(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	c, status := s.connect(token, "")
@@ -119,6 +120,7 @@ func TestSSETokens(t *testing.T) {
 }
 
 func TestSSELiveReplayAndReset(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "SSE_HEARTBEAT", "100ms", "SSE_BUFFER", "10")
 	token := s.login("agent@example.com", fixtures.DemoPassword)
 	c, _ := s.connect(token, "")
@@ -153,6 +155,7 @@ func TestSSELiveReplayAndReset(t *testing.T) {
 }
 
 func TestSSEFanOutAcrossInstances(t *testing.T) {
+	t.Parallel()
 	a := startStack(t)
 	b := startStack(t, "DATABASE_URL", a.main.Config.DatabaseURL, "QUEUE_PREFIX", a.main.Config.QueuePrefix, "REOS_DATA_DIR", a.main.Config.DataDir)
 	token := b.login("agent@example.com", fixtures.DemoPassword)
@@ -164,6 +167,7 @@ func TestSSEFanOutAcrossInstances(t *testing.T) {
 }
 
 func TestSSEVisibility(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, "JOB_MAX_ATTEMPTS", "1")
 	agent := s.login("agent@example.com", fixtures.DemoPassword)
 	admin := s.login("admin@example.com", fixtures.DemoPassword)
