@@ -187,3 +187,25 @@ func TestSSEVisibility(t *testing.T) {
 		}
 	}
 }
+
+func TestSSEStreamsEndOnShutdown(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	c, _ := s.connect(token, "")
+	start := time.Now()
+	if err := s.main.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown with an open stream took %v", d)
+	}
+	select {
+	case _, ok := <-c.events:
+		for ok {
+			_, ok = <-c.events
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the stream did not end on shutdown")
+	}
+}
