@@ -78,7 +78,7 @@ func TestDLQDrill(t *testing.T) {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close(); m.Broker.Teardown() })
+	t.Cleanup(func() { m.Close(); m.Teardown() })
 
 	logPath := t.TempDir() + "/drill.log"
 	code, out, errOut := runCLI([]string{"dlq", "drill", "--log", logPath, "--timeout", "60s"}, map[string]string{"REOS_BASE_URL": m.URL()})

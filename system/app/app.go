@@ -313,3 +313,24 @@ func isDuplicateDatabase(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P04"
 }
+
+// Teardown deletes what the deployment's namespace (QUEUE_PREFIX) holds in
+// RabbitMQ and Redis: for test runs and throwaway stacks, after Close.
+func (m *Main) Teardown() error {
+	var errs []error
+	if m.Broker != nil {
+		errs = append(errs, m.Broker.Teardown())
+	}
+	if m.Redis != nil {
+		opts := *m.Redis.Options()
+		c := redis.NewClient(&opts) // Close closed the stack's own client
+		defer c.Close()
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, m.Config.QueuePrefix+":*").Result()
+		errs = append(errs, err)
+		if len(keys) > 0 {
+			errs = append(errs, c.Del(ctx, keys...).Err())
+		}
+	}
+	return errors.Join(errs...)
+}

