@@ -233,28 +233,21 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 const readyTimeout = 2 * time.Second
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	results := make(map[string]string, len(s.checks))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var failed []string
-	for _, c := range s.checks {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			defer cancel()
-			state := "ok"
-			if err := c.Check(ctx); err != nil {
-				state = "failing: " + err.Error()
-				s.logger.WarnContext(r.Context(), "dependency not ready", "dependency", c.Name, "err", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			results[c.Name] = state
-			if state != "ok" {
-				failed = append(failed, c.Name)
-			}
-		})
+	checks := make([]func(context.Context) error, len(s.checks))
+	for i, c := range s.checks {
+		checks[i] = c.Check
 	}
-	wg.Wait()
+	errs, _ := checkAll(r.Context(), checks)
+	results := make(map[string]string, len(s.checks))
+	var failed []string
+	for i, c := range s.checks {
+		results[c.Name] = "ok"
+		if errs[i] != nil {
+			results[c.Name] = "failing: " + errs[i].Error()
+			failed = append(failed, c.Name)
+			s.logger.WarnContext(r.Context(), "dependency not ready", "dependency", c.Name, "err", errs[i])
+		}
+	}
 	if len(failed) > 0 {
 		p := ProblemFor(system.Errorf(system.EUNAVAILABLE, "not ready: %v", failed), r.URL.Path)
 		p.Checks = results
@@ -263,6 +256,25 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": results})
 	return nil
+}
+
+// checkAll runs every check at once, each within readyTimeout, and returns
+// each one's error and how long it took, in order.
+func checkAll(ctx context.Context, checks []func(context.Context) error) ([]error, []time.Duration) {
+	errs := make([]error, len(checks))
+	took := make([]time.Duration, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			start := time.Now()
+			errs[i] = check(ctx)
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	return errs, took
 }
 
 // ProviderCheck is one vendor role's implementation, for the verbose
@@ -305,25 +317,18 @@ func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
 
 // providerHealth checks every provider at once, each within readyTimeout.
 func (s *Server) providerHealth(ctx context.Context) map[string]providerHealth {
-	out := make(map[string]providerHealth, len(s.providers))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, p := range s.providers {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-			defer cancel()
-			start := time.Now()
-			err := p.Check(ctx)
-			h := providerHealth{Provider: p.Name, Reachable: err == nil, Endpoint: p.Endpoint,
-				LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
-			if err != nil {
-				h.Error = err.Error()
-			}
-			mu.Lock()
-			out[p.Role] = h
-			mu.Unlock()
-		})
+	checks := make([]func(context.Context) error, len(s.providers))
+	for i, p := range s.providers {
+		checks[i] = p.Check
 	}
-	wg.Wait()
+	errs, took := checkAll(ctx, checks)
+	out := make(map[string]providerHealth, len(s.providers))
+	for i, p := range s.providers {
+		h := providerHealth{Provider: p.Name, Reachable: errs[i] == nil, Endpoint: p.Endpoint, LatencyMS: float64(took[i].Microseconds()) / 1000}
+		if errs[i] != nil {
+			h.Error = errs[i].Error()
+		}
+		out[p.Role] = h
+	}
 	return out
 }
