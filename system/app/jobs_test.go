@@ -18,6 +18,7 @@ import (
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/mocks/mailpit"
 	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/postgres"
 	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
@@ -433,5 +434,48 @@ func TestInboundWebhookDeliveredTwiceIsStoredOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("a webhook sent twice stored %d messages, want 1", n)
+	}
+}
+
+// TestInterruptedSendIsNotRepeated: a worker claimed an SMS and reached
+// Twilio, then died before recording it. The next worker asks Twilio first
+// and adopts the message instead of texting the owner twice.
+func TestInterruptedSendIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "REOS_WORKERS", "false")
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	to := "+13175550111"
+	var out struct {
+		MessageID string `json:"message_id"`
+	}
+	s.do("POST", "/api/v1/communications/sms", token, map[string]any{"property_id": 12, "to": to, "body": "only once"}).json(t, &out)
+
+	// The attempt that died: claimed, sent, never recorded.
+	m, claimed, err := postgres.NewMessageService(s.main.DB).ClaimMessage(context.Background(), out.MessageID)
+	if err != nil || !claimed {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	first, err := s.main.Providers.SMS.SendSMS(context.Background(), &system.SMS{From: m.From, To: m.To, Body: m.Body})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s.main.StartWorkers()
+	var got system.Message
+	for deadline := time.Now().Add(10 * time.Second); got.ProviderID == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, th := range s.threads(token, 12) {
+			for _, msg := range th.Messages {
+				if msg.ID == out.MessageID {
+					got = msg
+				}
+			}
+		}
+	}
+	if got.ProviderID != first.SID {
+		t.Errorf("the message records %q, want the interrupted attempt's %s", got.ProviderID, first.SID)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(s.mockMessages(to)); n != 1 {
+		t.Errorf("mock Twilio holds %d messages for the owner, want 1", n)
 	}
 }

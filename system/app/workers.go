@@ -167,35 +167,35 @@ func (w *workers) renderMemo(ctx context.Context, job *system.Job) error {
 }
 
 // claim takes a queued message for sending. It reports whether to send,
-// and settles the cases where not: already handled, or a contact that went
-// on the do-not-contact list after the message was queued.
-func (w *workers) claim(ctx context.Context, msg *rabbitmq.Message, kind system.DNCKind) (*system.Message, bool, error) {
+// and whether this resumes an attempt that died mid-send (the message was
+// left "sending" without a vendor id). It settles the cases where not to
+// send: already handled, or a contact that went on the do-not-contact list
+// after the message was queued.
+func (w *workers) claim(ctx context.Context, msg *rabbitmq.Message, kind system.DNCKind) (m *system.Message, send, resumed bool, err error) {
 	p, err := decode[postgres.SendPayload](msg)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	m, claimed, err := w.messages.ClaimMessage(ctx, p.MessageID)
 	if system.ErrorCode(err) == system.ENOTFOUND {
-		return nil, false, rabbitmq.Permanent(err)
+		return nil, false, false, rabbitmq.Permanent(err)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	// A message left "sending" without a vendor id was claimed by an
-	// attempt that died mid-send: it is sent again below, after the SMS
-	// path has asked the vendor whether the first try got through.
-	if !claimed && !(m.Status == system.MessageSending && m.ProviderID == "") {
-		return m, false, nil
+	resumed = !claimed && m.Status == system.MessageSending && m.ProviderID == ""
+	if !claimed && !resumed {
+		return m, false, false, nil
 	}
 	dnc, err := w.dnc.IsDNC(ctx, kind, m.To)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if dnc {
 		w.m.Logger.Info("send stopped: the contact went on the do-not-contact list after queueing", "message_id", m.ID)
-		return m, false, w.messages.SetMessageStatus(ctx, m.ID, system.MessageRefused, "", "do-not-contact (checked before sending)")
+		return m, false, false, w.messages.SetMessageStatus(ctx, m.ID, system.MessageRefused, "", "do-not-contact (checked before sending)")
 	}
-	return m, true, nil
+	return m, true, resumed, nil
 }
 
 // failSend records a vendor's refusal that retrying cannot change.
@@ -213,20 +213,23 @@ func (w *workers) failSend(ctx context.Context, m *system.Message, err error) er
 }
 
 func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
-	m, send, err := w.claim(ctx, msg, system.DNCPhone)
+	m, send, resumed, err := w.claim(ctx, msg, system.DNCPhone)
 	if err != nil || !send {
 		return err
 	}
 	client := w.m.Providers.SMS
-	if m.ClaimedAt != nil && m.Status == system.MessageSending && msg.Attempt+boolInt(msg.Redelivered) > 1 {
-		// Ask Twilio whether an earlier attempt got through before
-		// sending again: no double texts.
-		if sent, err := client.List(ctx, m.To, m.From); err == nil {
-			for _, v := range sent {
-				created, _ := time.Parse(time.RFC1123Z, v.DateCreated)
-				if v.Body == m.Body && !created.Before(m.ClaimedAt.Add(-time.Minute)) {
-					return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSending, v.SID, "")
-				}
+	if resumed && m.ClaimedAt != nil {
+		// Ask Twilio whether the interrupted attempt got through before
+		// sending again: no double texts. If Twilio cannot say, retry later.
+		sent, err := client.List(ctx, m.To, m.From)
+		if err != nil {
+			return err
+		}
+		for _, v := range sent {
+			created, _ := time.Parse(time.RFC1123Z, v.DateCreated)
+			if v.Body == m.Body && !created.Before(m.ClaimedAt.Add(-time.Minute)) {
+				w.m.Logger.Info("an interrupted send had reached Twilio; not sending again", "message_id", m.ID, "sid", v.SID)
+				return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSending, v.SID, "")
 			}
 		}
 	}
@@ -238,15 +241,8 @@ func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
 	return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSending, res.SID, "")
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func (w *workers) email(ctx context.Context, msg *rabbitmq.Message) error {
-	m, send, err := w.claim(ctx, msg, system.DNCEmail)
+	m, send, _, err := w.claim(ctx, msg, system.DNCEmail)
 	if err != nil || !send {
 		return err
 	}
