@@ -182,7 +182,7 @@ func (s *Server) routes() {
 				r.Get("/users", s.h(s.handleListUsers))
 				r.With(s.idempotent).Post("/users", s.h(s.handleCreateUser))
 				r.Get("/dlq", s.h(s.handleListDLQ))
-				r.Post("/dlq/{id}/replay", s.h(s.handleReplayDLQ))
+				r.With(s.idempotent).Post("/dlq/{id}/replay", s.h(s.handleReplayDLQ))
 			})
 		})
 	})
