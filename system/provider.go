@@ -82,10 +82,3 @@ type Writer interface {
 	// WriteMemo returns the memo text for a property and its reasons.
 	WriteMemo(ctx context.Context, p *Property, reasons []Reason) (string, error)
 }
-
-// Provider is the part every vendor implementation shares: its name, as
-// /api/v1/status/providers reports it, and a cheap reachability check.
-type Provider interface {
-	Name() string
-	Check(ctx context.Context) error
-}

@@ -141,7 +141,7 @@ func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
 		p.onClose(mp.Close)
 		addr, endpoint, p.MailpitURL = mp.SMTPAddr, mp.APIURL, mp.APIURL
 	}
-	mailer := &smtp.Mailer{Addr: addr, Dial: p.Guard.DialContext(name), Now: m.Now, ProviderName: name}
+	mailer := &smtp.Mailer{Addr: addr, Dial: p.Guard.DialContext(name), Now: m.Now}
 	p.Mailer = mailer
 	p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Endpoint: endpoint, Check: mailer.Check})
 	return nil
@@ -150,7 +150,7 @@ func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
 func (m *Main) openSMS(p *Providers, name string) error {
 	c := m.Config
 	client := &twilio.Client{BaseURL: c.TwilioBaseURL, AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken,
-		From: c.TwilioFromNumber, HTTP: p.Guard.HTTPClient(name, 15*time.Second), ProviderName: name}
+		From: c.TwilioFromNumber, HTTP: p.Guard.HTTPClient(name, 15*time.Second)}
 	endpoint := ""
 	if c.Mode == config.ModeMock {
 		if client.From == "" {
@@ -193,7 +193,7 @@ func (m *Main) openSMS(p *Providers, name string) error {
 func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 	c := m.Config
 	cfg := s3.Config{Endpoint: c.S3Endpoint, AccessKeyID: c.S3AccessKeyID, SecretAccessKey: c.S3SecretAccessKey,
-		Bucket: c.S3Bucket, Region: c.S3Region, ProviderName: name,
+		Bucket: c.S3Bucket, Region: c.S3Region,
 		Transport: p.Guard.HTTPClient(name, 0).Transport}
 	endpoint := ""
 	if c.Mode == config.ModeMock {

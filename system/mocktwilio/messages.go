@@ -69,11 +69,11 @@ func form(r *http.Request) (url.Values, error) {
 	return url.ParseQuery(string(b))
 }
 
-// ParseCreate checks a CreateMessage form as Twilio does and returns the
+// parseCreate checks a CreateMessage form as Twilio does and returns the
 // error code and message Twilio would answer, or 0. owned reports whether
 // the account may send from a number; optedOut whether a recipient has
 // opted out from a sender.
-func ParseCreate(f url.Values, owned func(string) bool, optedOut func(from, to string) bool) (code int, message string) {
+func parseCreate(f url.Values, owned func(string) bool, optedOut func(from, to string) bool) (code int, message string) {
 	to, from, body := f.Get("To"), f.Get("From"), f.Get("Body")
 	switch {
 	case to == "":
@@ -133,7 +133,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	code, msg := ParseCreate(f, s.owned, func(from, to string) bool { return s.optOuts[optOutKey(from, to)] })
+	code, msg := parseCreate(f, s.owned, func(from, to string) bool { return s.optOuts[optOutKey(from, to)] })
 	if code != 0 {
 		s.mu.Unlock()
 		writeError(w, code, msg, http.StatusBadRequest)

@@ -96,21 +96,6 @@ func (db *DB) RelayOutbox(ctx context.Context, batch int, publish PublishFunc) (
 	return sent, err
 }
 
-// Events returns the events after id, oldest first, at most limit.
-func (db *DB) Events(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT id, type, subject, data, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, wrap(err, "events")
-	}
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
-		var e Event
-		err := r.Scan(&e.ID, &e.Type, &e.Subject, &e.Data, &e.Time)
-		e.Time = e.Time.UTC()
-		return e, err
-	})
-	return events, wrap(err, "events")
-}
-
 // EventService records domain events that do not come with a change of
 // their own.
 type EventService struct{ db *DB }

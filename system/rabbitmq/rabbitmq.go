@@ -122,12 +122,6 @@ func (b *Broker) name(parts ...string) string {
 	return n
 }
 
-// QueueName is the queue of a job kind.
-func (b *Broker) QueueName(kind string) string { return b.name(kind) }
-
-// DeadLetterQueue is the name of the dead-letter queue.
-func (b *Broker) DeadLetterQueue() string { return b.name("dlq") }
-
 // connection returns a live connection, dialling (and declaring the
 // topology) when there is none.
 func (b *Broker) connection(ctx context.Context) (*amqp.Connection, error) {

@@ -33,9 +33,6 @@ type Renderer struct{}
 
 var _ system.PDFRenderer = Renderer{}
 
-// Name is the provider's name.
-func (Renderer) Name() string { return "native-pdf" }
-
 // Check always succeeds: rendering needs nothing outside the process.
 func (Renderer) Check(context.Context) error { return nil }
 

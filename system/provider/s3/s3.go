@@ -27,15 +27,12 @@ type Config struct {
 	// Transport carries every request; it should dial through the egress
 	// guard. http.DefaultTransport when nil.
 	Transport http.RoundTripper
-	// ProviderName is what /status/providers calls this store.
-	ProviderName string
 }
 
 // Store is an ObjectStore on one bucket.
 type Store struct {
 	client *minio.Client
 	bucket string
-	name   string
 }
 
 var _ system.ObjectStore = (*Store)(nil)
@@ -56,11 +53,8 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	return &Store{client: client, bucket: cfg.Bucket, name: cfg.ProviderName}, nil
+	return &Store{client: client, bucket: cfg.Bucket}, nil
 }
-
-// Name is the provider's name: s3 or s3-local.
-func (s *Store) Name() string { return s.name }
 
 // EnsureBucket creates the bucket when it does not exist.
 func (s *Store) EnsureBucket(ctx context.Context) error {

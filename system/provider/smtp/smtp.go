@@ -27,14 +27,9 @@ type Mailer struct {
 	// Hostname is said in HELO and used in Message-IDs.
 	Hostname string
 	Now      func() time.Time
-	// ProviderName is what /status/providers calls this mailer.
-	ProviderName string
 }
 
 var _ system.Mailer = (*Mailer)(nil)
-
-// Name is the provider's name.
-func (m *Mailer) Name() string { return m.ProviderName }
 
 func (m *Mailer) connect(ctx context.Context) (*smtp.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -27,7 +27,7 @@ func startMailpit(t *testing.T) *mailpit.Process {
 func TestEmailLandsInMailpit(t *testing.T) {
 	ctx := context.Background()
 	mp := startMailpit(t)
-	m := &smtp.Mailer{Addr: mp.SMTPAddr, Dial: (&egress.Guard{}).DialContext("mailpit-smtp"), ProviderName: "mailpit-smtp"}
+	m := &smtp.Mailer{Addr: mp.SMTPAddr, Dial: (&egress.Guard{}).DialContext("mailpit-smtp")}
 	if err := m.Check(ctx); err != nil {
 		t.Fatal(err)
 	}

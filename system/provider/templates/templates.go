@@ -18,9 +18,6 @@ type Writer struct{}
 
 var _ system.Writer = Writer{}
 
-// Name is the provider's name.
-func (Writer) Name() string { return "deterministic-templates" }
-
 // Check always succeeds: nothing is reached over the network.
 func (Writer) Check(context.Context) error { return nil }
 

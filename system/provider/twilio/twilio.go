@@ -64,14 +64,9 @@ type Client struct {
 	AuthToken  string
 	From       string // default sender
 	HTTP       *http.Client
-	// ProviderName is what /status/providers calls this client.
-	ProviderName string
 }
 
 var _ system.SMSSender = (*Client)(nil)
-
-// Name is the provider's name: twilio or mock-twilio.
-func (c *Client) Name() string { return c.ProviderName }
 
 func (c *Client) messagesURL(sid string) string {
 	base := strings.TrimRight(c.BaseURL, "/") + "/" + APIVersion + "/Accounts/" + url.PathEscape(c.AccountSID)
