@@ -53,9 +53,10 @@ type PublishFunc func(ctx context.Context, exchange, routingKey, messageID strin
 // RelayOutbox publishes up to batch unpublished rows, oldest first, and
 // marks those the broker confirmed. Rows locked by another instance are
 // skipped. It stops at the first failure; the rest wait for the next call.
+// Its own commit does not wake the relay (inTx would: the relay would spin).
 func (db *DB) RelayOutbox(ctx context.Context, batch int, publish PublishFunc) (int, error) {
 	sent := 0
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, exchange, routing_key, message_id, payload FROM outbox
 			WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)
 		if err != nil {

@@ -288,3 +288,36 @@ func TestRules(t *testing.T) {
 		t.Errorf("reasons for a DNC owner = %+v, want dnc-owner first", reasons)
 	}
 }
+
+// A commit that wrote to the outbox wakes the relay; the relay's own commit
+// does not, or an idle instance would poll PostgreSQL in a tight loop.
+func TestOutboxWakesRelayOnlyForNewRows(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, true)
+	wakes := 0
+	db.Notify = func() { wakes++ }
+	var published []string
+	publish := func(_ context.Context, exchange, key, id string, _ []byte) error {
+		published = append(published, exchange+"/"+key)
+		return nil
+	}
+
+	notes := "wake the relay"
+	if _, err := postgres.NewPropertyService(db).UpdateProperty(ctx, 30, system.PropertyUpdate{Notes: &notes}); err != nil {
+		t.Fatal(err)
+	}
+	if wakes != 1 {
+		t.Fatalf("an update that recorded an event woke the relay %d times, want 1", wakes)
+	}
+	for range 3 {
+		if _, err := db.RelayOutbox(ctx, 100, publish); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wakes != 1 {
+		t.Errorf("relaying woke the relay again: %d wakes, want 1", wakes)
+	}
+	if len(published) != 1 || published[0] != "events/property.updated" {
+		t.Errorf("published %v, want the one property.updated event once", published)
+	}
+}
