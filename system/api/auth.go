@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,7 +22,15 @@ type Tokens struct {
 	Secret []byte
 	TTL    time.Duration
 	Now    func() time.Time
+
+	// verified remembers tokens whose signature was checked, so a client
+	// that sends the same token again costs a map lookup and an expiry check.
+	mu       sync.RWMutex
+	verified map[string]*Claims
 }
+
+// maxVerifiedTokens bounds Tokens.verified; past it, it starts again empty.
+const maxVerifiedTokens = 10_000
 
 const tokenIssuer = "reos"
 
@@ -71,6 +80,36 @@ func (t *Tokens) issue(subject, email string, role system.Role, scope string, tt
 
 // Verify returns the claims of a valid token, or EUNAUTHORIZED.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	t.mu.RLock()
+	known, ok := t.verified[token]
+	t.mu.RUnlock()
+	if ok {
+		if !t.Now().Before(known.ExpiresAt.Time) {
+			return nil, errTokenExpired()
+		}
+		c := *known
+		return &c, nil
+	}
+	c, err := t.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerifiedTokens || t.verified == nil {
+		t.verified = make(map[string]*Claims)
+	}
+	t.verified[token] = c
+	t.mu.Unlock()
+	out := *c
+	return &out, nil
+}
+
+func errTokenExpired() error {
+	return system.Errorf(system.EUNAUTHORIZED, "the access token has expired; log in again")
+}
+
+// verify checks token's signature and claims.
+func (t *Tokens) verify(token string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -80,7 +119,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, system.Errorf(system.EUNAUTHORIZED, "the access token has expired; log in again")
+		return nil, errTokenExpired()
 	case err != nil || c.UserID() <= 0 || !c.Role.Valid():
 		return nil, system.Errorf(system.EUNAUTHORIZED, "the access token is invalid")
 	}

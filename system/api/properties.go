@@ -106,6 +106,10 @@ func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// The body may be newer than the version asked first: its own is the tag.
+	if s.conditional(w, r, propertyETag(id, p.Version)) {
+		return nil
+	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
 }

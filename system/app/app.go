@@ -216,6 +216,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.relayCtx, m.relayCancel = context.WithCancel(context.Background())
 	m.relayWG.Go(func() { m.relay(m.relayCtx) })
 	m.relayWG.Go(func() { m.Stream.Run(m.relayCtx) })
+	m.relayWG.Go(func() { m.DB.WatchVersions(m.relayCtx, m.Logger) })
 	if m.Config.Workers {
 		m.StartWorkers()
 	}

@@ -32,6 +32,8 @@ type DB struct {
 	// Notify, when set, is called after an outbox row is written, so the
 	// relay need not wait for its next poll.
 	Notify func()
+
+	versions *versionCache
 }
 
 // Open connects to url and checks the connection.
@@ -48,7 +50,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &DB{Pool: pool, Now: time.Now}, nil
+	return &DB{Pool: pool, Now: time.Now, versions: newVersionCache()}, nil
 }
 
 // Close closes the pool.

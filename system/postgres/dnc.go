@@ -47,7 +47,7 @@ func (s *DNCService) RemoveDNC(ctx context.Context, kind system.DNCKind, value, 
 // collection's) move on.
 func (s *DNCService) change(ctx context.Context, kind system.DNCKind, value, sql string, args ...any) error {
 	value = normalize(kind, value)
-	return wrap(s.db.inTx(ctx, func(tx pgx.Tx) error {
+	return wrap(s.db.inVersionTx(ctx, func(tx pgx.Tx, m *moved) error {
 		tag, err := tx.Exec(ctx, sql, append([]any{kind, value}, args...)...)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
@@ -56,9 +56,14 @@ func (s *DNCService) change(ctx context.Context, kind system.DNCKind, value, sql
 		if kind == system.DNCEmail {
 			column = "lower(owner_email)"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE properties SET version = version + 1 WHERE `+column+` = $1`, value); err != nil {
+		rows, err := tx.Query(ctx, `UPDATE properties SET version = version + 1 WHERE `+column+` = $1 RETURNING id, version`, value)
+		if err != nil {
 			return err
 		}
-		return s.db.bump(ctx, tx)
+		var id, v int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &v}, func() error { m.property(id, v); return nil }); err != nil {
+			return err
+		}
+		return s.db.bump(ctx, tx, m)
 	}), "dnc")
 }

@@ -113,7 +113,7 @@ func (s *PropertyService) CreateProperty(ctx context.Context, p *system.Property
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	return s.db.inTx(ctx, func(tx pgx.Tx) error {
+	return s.db.inVersionTx(ctx, func(tx pgx.Tx, m *moved) error {
 		var dnc bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dnc_entries
 			WHERE (kind = 'phone' AND value = $1 AND $1 <> '') OR (kind = 'email' AND value = lower($2) AND $2 <> ''))`,
@@ -140,7 +140,8 @@ func (s *PropertyService) CreateProperty(ctx context.Context, p *system.Property
 			return err
 		}
 		*p = *created
-		if err := s.db.bump(ctx, tx); err != nil {
+		m.property(p.ID, p.Version)
+		if err := s.db.bump(ctx, tx, m); err != nil {
 			return err
 		}
 		return s.db.recordEvent(ctx, tx, "property.created", fmt.Sprintf("property/%d", id),
@@ -152,7 +153,7 @@ func (s *PropertyService) CreateProperty(ctx context.Context, p *system.Property
 // when any part of upd is refused.
 func (s *PropertyService) UpdateProperty(ctx context.Context, id int64, upd system.PropertyUpdate) (*system.Property, error) {
 	var out *system.Property
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.inVersionTx(ctx, func(tx pgx.Tx, m *moved) error {
 		p, err := findProperty(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
@@ -190,7 +191,8 @@ func (s *PropertyService) UpdateProperty(ctx context.Context, id int64, upd syst
 		if out, err = findProperty(ctx, tx, id, ""); err != nil {
 			return err
 		}
-		if err := s.db.bump(ctx, tx); err != nil {
+		m.property(id, out.Version)
+		if err := s.db.bump(ctx, tx, m); err != nil {
 			return err
 		}
 		return s.db.recordEvent(ctx, tx, "property.updated", fmt.Sprintf("property/%d", id),
@@ -217,24 +219,40 @@ func (s *PropertyService) Pipeline(ctx context.Context, tag string) ([]system.St
 
 // CollectionVersion changes with every write to any property, the
 // do-not-contact list or the rules.
+// It is answered from this instance's cache while that is on.
 func (s *PropertyService) CollectionVersion(ctx context.Context) (int64, error) {
-	var v int64
-	err := s.db.Pool.QueryRow(ctx, `SELECT version FROM versions WHERE name = 'properties'`).Scan(&v)
-	return v, wrap(err, "collection version")
+	v, gen, ok := s.db.versions.collectionVersion()
+	if ok {
+		return v, nil
+	}
+	if err := s.db.Pool.QueryRow(ctx, `SELECT version FROM versions WHERE name = 'properties'`).Scan(&v); err != nil {
+		return 0, wrap(err, "collection version")
+	}
+	s.db.versions.observe(gen, moved{collection: v})
+	return v, nil
 }
 
-// PropertyVersion returns a property's version, or ENOTFOUND.
+// PropertyVersion returns a property's version, or ENOTFOUND. It is
+// answered from this instance's cache while that is on.
 func (s *PropertyService) PropertyVersion(ctx context.Context, id int64) (int64, error) {
-	var v int64
+	v, gen, ok := s.db.versions.property(id)
+	if ok {
+		return v, nil
+	}
 	err := s.db.Pool.QueryRow(ctx, `SELECT version FROM properties WHERE id = $1`, id).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, system.Errorf(system.ENOTFOUND, "property %d does not exist", id)
 	}
-	return v, wrap(err, "property version")
+	if err != nil {
+		return 0, wrap(err, "property version")
+	}
+	s.db.versions.observe(gen, moved{props: map[int64]int64{id: v}})
+	return v, nil
 }
 
-// bump moves the properties collection to its next version, in tx.
-func (db *DB) bump(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `UPDATE versions SET version = version + 1 WHERE name = 'properties'`)
+// bump moves the properties collection to its next version, in tx, and
+// notes it in m.
+func (db *DB) bump(ctx context.Context, tx pgx.Tx, m *moved) error {
+	err := tx.QueryRow(ctx, `UPDATE versions SET version = version + 1 WHERE name = 'properties' RETURNING version`).Scan(&m.collection)
 	return wrap(err, "bump version")
 }

@@ -99,7 +99,7 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 			}
 		}
 		if rep.Properties+rep.Rules+rep.DNC > 0 {
-			if err := db.bump(ctx, tx); err != nil {
+			if err := db.bump(ctx, tx, &moved{}); err != nil {
 				return err
 			}
 		}

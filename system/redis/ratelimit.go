@@ -24,9 +24,15 @@ type Limiter struct {
 var _ system.RateLimiter = (*Limiter)(nil)
 
 // NewLimiter returns a limiter on c whose keys start with prefix (one per
-// deployment).
+// deployment). Its calls go through c's automatic pipeline: requests that
+// arrive together share one round trip to Redis, each still getting its own
+// exact decision.
 func NewLimiter(c *goredis.Client, prefix string) *Limiter {
-	return &Limiter{rl: redis_rate.NewLimiter(c), prefix: prefix + ":"}
+	rl := redis_rate.NewLimiter(c)
+	if ap, err := c.AutoPipeline(); err == nil { // only a bad configuration fails; c still works
+		rl = redis_rate.NewLimiter(ap)
+	}
+	return &Limiter{rl: rl, prefix: prefix + ":"}
 }
 
 // Allow takes one request from key's budget of limit per period (a burst
