@@ -69,11 +69,13 @@ func (m *Main) relay(ctx context.Context) {
 		if exchange != postgres.OutboxEvents {
 			return m.Broker.Publish(ctx, key, id, payload)
 		}
-		if err := m.Broker.PublishEvent(ctx, key, id, payload); err != nil {
+		// Live clients wait on the stream; the broker's confirm takes longer.
+		// Either failing leaves the row for the next pass, so an event may
+		// reach either twice: at least once, as the outbox promises.
+		if _, err := m.Stream.Add(ctx, liveEvent(key, payload)); err != nil {
 			return err
 		}
-		_, err := m.Stream.Add(ctx, liveEvent(key, payload))
-		return err
+		return m.Broker.PublishEvent(ctx, key, id, payload)
 	}
 	var lastWarn time.Time
 	for {
