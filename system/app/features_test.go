@@ -63,6 +63,36 @@ func TestConditionalGETs(t *testing.T) {
 	}
 }
 
+// Each instance answers conditional GETs from versions it keeps in memory;
+// a write on another instance must still move them.
+func TestConditionalGETsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := startStack(t)
+	b := startWith(t, map[string]string{"DATABASE_URL": a.main.Config.DatabaseURL, "REOS_ADDR": "127.0.0.1:0",
+		"REOS_DATA_DIR": a.main.Config.DataDir, "QUEUE_PREFIX": a.main.Config.QueuePrefix, "JOB_RETRY_BASE": "50ms"})
+	token := a.login("agent@example.com", fixtures.DemoPassword)
+	paths := []string{"/api/v1/properties/30", "/api/v1/pipeline"}
+	etags := map[string]string{}
+	for _, p := range paths {
+		etags[p] = b.do("GET", p, token, nil).header.Get("ETag")
+		if r := b.do("GET", p, token, nil, "If-None-Match", etags[p]); r.status != 304 {
+			t.Fatalf("%s on B: %d, want 304", p, r.status)
+		}
+	}
+	if r := a.do("PATCH", "/api/v1/properties/30", token, map[string]string{"stage": "contacted"}); r.status != 200 {
+		t.Fatalf("PATCH on A: %d %s", r.status, r.body)
+	}
+	for _, p := range paths {
+		deadline := time.Now().Add(2 * time.Second)
+		for b.do("GET", p, token, nil, "If-None-Match", etags[p]).status == 304 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s on B still answers 304 to the ETag from before A's write", p)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 func TestIfMatchRequiredAndCachingOff(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "REQUIRE_IF_MATCH", "true")
