@@ -7,7 +7,8 @@ GO ?= go
 green: setup ## start the stack and check it end to end
 	$(GO) run ./cmd/reos green
 
-test: setup ## vet and run every test against real PostgreSQL, Redis and RabbitMQ
+test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
