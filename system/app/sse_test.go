@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,8 +128,17 @@ func TestSSELiveReplayAndReset(t *testing.T) {
 	c.next(t, "ping")
 	s.do("PATCH", "/api/v1/properties/30", token, map[string]string{"notes": "one"})
 	first := c.next(t, "property.updated")
-	if first.id == "" || !strings.Contains(first.data, `"property_id":30`) {
-		t.Fatalf("event = %+v", first)
+	var body struct {
+		ID, Type, Subject string
+		Time              time.Time
+		Data              map[string]any
+	}
+	if err := json.Unmarshal([]byte(first.data), &body); err != nil {
+		t.Fatalf("event data %s: %v", first.data, err)
+	}
+	if first.id == "" || body.ID != first.id || body.Type != "property.updated" || body.Subject != "property/30" ||
+		!body.Time.Equal(start) || body.Data["property_id"] != 30.0 || body.Data["version"] != 2.0 {
+		t.Fatalf("event %q: %s", first.id, first.data)
 	}
 	c.close()
 

@@ -335,5 +335,9 @@ func liveEvent(typ string, payload []byte) reosredis.Event {
 	if v, ok := e.Data["user_id"].(float64); ok {
 		uid = int64(v)
 	}
-	return reosredis.Event{Type: typ, Subject: e.Subject, Data: payload, UserID: uid, AdminOnly: strings.HasPrefix(typ, "dlq.")}
+	data := []byte("{}")
+	if e.Data != nil {
+		data, _ = json.Marshal(e.Data)
+	}
+	return reosredis.Event{Type: typ, Subject: e.Subject, Time: e.Time, Data: data, UserID: uid, AdminOnly: strings.HasPrefix(typ, "dlq.")}
 }

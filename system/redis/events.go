@@ -19,6 +19,7 @@ type Event struct {
 	ID      string          `json:"id"`
 	Type    string          `json:"type"`
 	Subject string          `json:"subject"`
+	Time    time.Time       `json:"time"`
 	Data    json.RawMessage `json:"data"`
 	// UserID, when not 0, is the only non-admin user who may see it.
 	UserID int64 `json:"-"`
@@ -53,7 +54,7 @@ func NewStream(c *goredis.Client, prefix string, maxLen int64, logger *slog.Logg
 func (s *Stream) Add(ctx context.Context, e Event) (string, error) {
 	return s.c.XAdd(ctx, &goredis.XAddArgs{
 		Stream: s.key, MaxLen: s.maxLen, // exact, so Redis records what it trimmed
-		Values: []any{"type", e.Type, "subject", e.Subject, "data", string(e.Data),
+		Values: []any{"type", e.Type, "subject", e.Subject, "time", e.Time.UTC().Format(time.RFC3339Nano), "data", string(e.Data),
 			"user_id", strconv.FormatInt(e.UserID, 10), "admin_only", strconv.FormatBool(e.AdminOnly)},
 	}).Result()
 }
@@ -65,7 +66,8 @@ func fromMessage(m goredis.XMessage) Event {
 	if data == "" {
 		data = "{}"
 	}
-	e := Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
+	at, _ := time.Parse(time.RFC3339Nano, str("time"))
+	e := Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Time: at.UTC(), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
 	body, err := json.Marshal(e)
 	if err != nil { // data that is not JSON: send it as a string
 		e.Data, _ = json.Marshal(data)
