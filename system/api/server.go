@@ -110,6 +110,9 @@ func NewServer(c ServerConfig) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if _, err := openapiJSON(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -148,6 +151,7 @@ func (s *Server) routes() {
 	r.Get("/readyz", s.h(s.handleReadyz))
 
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.json", s.h(s.handleOpenAPI))
 		r.Get("/status/providers", s.h(s.handleProviders))
 		r.With(s.limitLoginIP).Post("/auth/login", s.h(s.handleLogin))
 

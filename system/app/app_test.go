@@ -112,6 +112,7 @@ func (s *stack) do(method, path, token string, body any, header ...string) respo
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkContract(s.t, req, res.StatusCode, res.Header, b)
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 
