@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -171,4 +173,57 @@ func TestVersionOfMissingProperty(t *testing.T) {
 	if _, err := in[0].properties.PropertyVersion(context.Background(), 9999); system.ErrorCode(err) != system.ENOTFOUND {
 		t.Errorf("err = %v, want %s", err, system.ENOTFOUND)
 	}
+}
+
+// BenchmarkVersionNotification is how long another instance answers with an
+// old version after a write commits: from UpdateProperty's return on A to
+// the moment B's cache has the new version.
+func BenchmarkVersionNotification(b *testing.B) {
+	ctx := context.Background()
+	url := postgrestest.NewDatabase(b)
+	var in []*postgres.PropertyService
+	for i := range 2 {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(db.Close)
+		if i == 0 {
+			if _, err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Seed(ctx, postgres.SeedOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		watch, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { db.WatchVersions(watch, slog.New(slog.NewTextHandler(io.Discard, nil))) })
+		b.Cleanup(func() { stop(); wg.Wait() })
+		in = append(in, postgres.NewPropertyService(db))
+	}
+	a, bb := in[0], in[1]
+	time.Sleep(200 * time.Millisecond) // both listening
+	bb.PropertyVersion(ctx, 30)
+	var lag []time.Duration
+	notes := "bench"
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := a.UpdateProperty(ctx, 30, system.PropertyUpdate{Notes: &notes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		for {
+			if v, _ := bb.PropertyVersion(ctx, 30); v >= p.Version {
+				break
+			}
+			runtime.Gosched()
+		}
+		lag = append(lag, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lag)
+	b.ReportMetric(float64(lag[len(lag)/2].Nanoseconds())/1000, "p50-lag-µs")
+	b.ReportMetric(float64(lag[len(lag)*99/100].Nanoseconds())/1000, "p99-lag-µs")
 }
