@@ -6,6 +6,9 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -16,10 +19,27 @@ import (
 
 // Limiter is a rate limiter shared by all instances through Redis. Time
 // comes from Redis itself, so instances with skewed clocks agree.
+//
+// When Redis does not answer within limiterTimeout, Allow fails, and for
+// limiterCooldown after that it fails at once without trying: the caller
+// applies its fail-open or fail-closed rule immediately instead of every
+// request waiting on a dead server.
 type Limiter struct {
 	rl     *redis_rate.Limiter
 	prefix string
+	now    func() time.Time
+
+	mu        sync.Mutex
+	downUntil time.Time
+	lastErr   error
 }
+
+const (
+	limiterTimeout  = 250 * time.Millisecond
+	limiterCooldown = time.Second
+)
+
+var errCoolingDown = errors.New("redis did not answer a moment ago; not asking again for a second")
 
 var _ system.RateLimiter = (*Limiter)(nil)
 
@@ -32,14 +52,26 @@ func NewLimiter(c *goredis.Client, prefix string) *Limiter {
 	if ap, err := c.AutoPipeline(); err == nil { // only a bad configuration fails; c still works
 		rl = redis_rate.NewLimiter(ap)
 	}
-	return &Limiter{rl: rl, prefix: prefix + ":"}
+	return &Limiter{rl: rl, prefix: prefix + ":", now: time.Now}
 }
 
 // Allow takes one request from key's budget of limit per period (a burst
 // of limit, refilled evenly).
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.Duration) (system.RateDecision, error) {
-	res, err := l.rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
+	l.mu.Lock()
+	down, lastErr := l.now().Before(l.downUntil), l.lastErr
+	l.mu.Unlock()
+	if down {
+		return system.RateDecision{}, fmt.Errorf("%w (%v)", errCoolingDown, lastErr)
+	}
+	res, err := l.allow(ctx, key, limit, period)
+	if err != nil && ctx.Err() != nil {
+		return system.RateDecision{}, err // the caller gave up: says nothing about Redis
+	}
 	if err != nil {
+		l.mu.Lock()
+		l.downUntil, l.lastErr = l.now().Add(limiterCooldown), err
+		l.mu.Unlock()
 		return system.RateDecision{}, err
 	}
 	return system.RateDecision{
@@ -49,4 +81,27 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 		RetryAfter: max(res.RetryAfter, 0),
 		Reset:      max(res.ResetAfter, 0),
 	}, nil
+}
+
+// allow asks Redis, waiting at most limiterTimeout: the automatic pipeline
+// does not give up on a caller's deadline by itself (its retries against a
+// dead server take seconds), so the call runs aside and is left to finish.
+func (l *Limiter) allow(ctx context.Context, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, limiterTimeout)
+	type answer struct {
+		res *redis_rate.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		res, err := l.rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
+		done <- answer{res, err}
+	}()
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("rate limiter: redis did not answer within %s: %w", limiterTimeout, ctx.Err())
+	}
 }
