@@ -31,7 +31,8 @@ func OpenAPI() (*openapi3.T, error) {
 }
 
 // openapiJSON is the document as GET /api/v1/openapi.json serves it, with
-// its ETag.
+// its ETag, made on the first request (TestOpenAPIDocumentIsValid keeps it
+// loadable).
 var openapiJSON = sync.OnceValues(func() (openapiDocument, error) {
 	doc, err := OpenAPI()
 	if err != nil {

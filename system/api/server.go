@@ -110,9 +110,6 @@ func NewServer(c ServerConfig) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if _, err := openapiJSON(); err != nil {
-		return nil, err
-	}
 	s.routes()
 	return s, nil
 }
