@@ -17,7 +17,11 @@ type Email struct {
 	Subject string
 	Text    string
 	HTML    string // optional
-	// Headers are extra headers, such as X-Reos-Message-Id for tracking.
+	// MessageID is the product's id of the message. Providers carry it so
+	// that delivery events name the message: SMTP as the header
+	// X-Reos-Message-Id, SendGrid as the custom argument reos_message_id.
+	MessageID string
+	// Headers are extra headers.
 	Headers map[string]string
 }
 

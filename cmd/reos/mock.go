@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +19,7 @@ import (
 	"time"
 
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
+	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
 	"github.com/real-estate-os/reos/system/egress"
 	"github.com/real-estate-os/reos/system/mocktwilio"
 )
@@ -50,6 +56,32 @@ var mockServices = map[string]struct {
 			return s, s.Close, nil
 		},
 	},
+	"sendgrid": {
+		summary: "serve a contract double of SendGrid's Mail Send API (and its signed event webhook)",
+		flags: []mockFlag{
+			{"addr", "MOCK_SENDGRID_ADDR", "127.0.0.1:8082", "host:port to listen on"},
+			{"api-key", "SENDGRID_API_KEY", "", "the API key it accepts (required)"},
+			{"events-url", "MOCK_SENDGRID_EVENTS_URL", "", "where signed events are posted (the product's /api/v1/webhooks/sendgrid/events)"},
+			{"signing-key", "MOCK_SENDGRID_SIGNING_KEY", "", "base64 PKCS #8 P-256 key that signs events; a new one when empty (its public half is printed)"},
+			{"allow-hosts", "EGRESS_ALLOW_HOSTS", "", "hosts events may reach besides loopback (comma-separated)"},
+		},
+		handler: func(v map[string]string, logger *slog.Logger) (http.Handler, func() error, error) {
+			if v["api-key"] == "" {
+				return nil, nil, errors.New("set SENDGRID_API_KEY (or --api-key): the key the double accepts")
+			}
+			key, err := signingKey(v["signing-key"])
+			if err != nil {
+				return nil, nil, err
+			}
+			pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+			logger.Info("events are signed; give the product this key", "SENDGRID_WEBHOOK_PUBLIC_KEY", base64.StdEncoding.EncodeToString(pub))
+			guard := &egress.Guard{Allow: splitHosts(v["allow-hosts"]), Sink: os.Stderr}
+			s := mocksendgrid.New(mocksendgrid.Config{APIKey: v["api-key"], SigningKey: key,
+				HTTP: guard.HTTPClient("mock-sendgrid-events", 10*time.Second), Logger: logger})
+			s.SetEventsURL(v["events-url"])
+			return s, func() error { s.Close(); return nil }, nil
+		},
+	},
 	"s3": {
 		summary: "serve the S3 API from a directory (buckets and objects as files)",
 		flags: []mockFlag{
@@ -61,6 +93,22 @@ var mockServices = map[string]struct {
 			return h, func() error { return nil }, err
 		},
 	},
+}
+
+// signingKey reads a base64 PKCS #8 P-256 private key, or makes one.
+func signingKey(b64 string) (*ecdsa.PrivateKey, error) {
+	if b64 == "" {
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	der, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: not base64: %w", err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if ec, ok := k.(*ecdsa.PrivateKey); err == nil && ok && ec.Curve == elliptic.P256() {
+		return ec, nil
+	}
+	return nil, errors.New("signing key: not a PKCS #8 P-256 private key")
 }
 
 func splitHosts(v string) []string {
@@ -76,9 +124,9 @@ func splitHosts(v string) []string {
 // runMock serves one stand-in until ctx ends.
 func runMock(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) == 0 || mockServices[args[0]].handler == nil {
-		fmt.Fprintln(stderr, "Usage: reos mock twilio|s3 [flags]")
-		for _, name := range []string{"twilio", "s3"} {
-			fmt.Fprintf(stderr, "  %-7s %s\n", name, mockServices[name].summary)
+		fmt.Fprintln(stderr, "Usage: reos mock twilio|sendgrid|s3 [flags]")
+		for _, name := range []string{"twilio", "sendgrid", "s3"} {
+			fmt.Fprintf(stderr, "  %-9s %s\n", name, mockServices[name].summary)
 		}
 		return 2
 	}
@@ -117,7 +165,11 @@ func runMock(ctx context.Context, args []string, env func(string) (string, bool)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
-	fmt.Fprintf(stdout, "reos mock %s listening on http://%s (data in %s)\n", args[0], l.Addr(), v["data"])
+	if v["data"] != "" {
+		fmt.Fprintf(stdout, "reos mock %s listening on http://%s (data in %s)\n", args[0], l.Addr(), v["data"])
+	} else {
+		fmt.Fprintf(stdout, "reos mock %s listening on http://%s\n", args[0], l.Addr())
+	}
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -189,3 +189,10 @@ func (c *Client) Message(ctx context.Context, id string) (*Message, error) {
 	var m Message
 	return &m, c.get(ctx, "/api/v1/message/"+url.PathEscape(id), &m)
 }
+
+// Headers returns one message's headers by Mailpit's ID, each with its
+// values.
+func (c *Client) Headers(ctx context.Context, id string) (map[string][]string, error) {
+	var h map[string][]string
+	return h, c.get(ctx, "/api/v1/message/"+url.PathEscape(id)+"/headers", &h)
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -124,9 +125,14 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
 	c := m.Config
 	if c.Mode == config.ModeProduction {
-		p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Check: func(context.Context) error {
-			return errors.New("the SendGrid client is not built yet")
-		}})
+		from, err := mail.ParseAddress(c.EmailFrom)
+		if err != nil {
+			return fmt.Errorf("EMAIL_FROM %q: %w", c.EmailFrom, err)
+		}
+		client := &sendgrid.Client{BaseURL: c.SendGridBaseURL, APIKey: c.SendGridAPIKey, From: from.Address,
+			HTTP: p.Guard.HTTPClient(name, 15*time.Second)}
+		p.Mailer = client
+		p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Check: client.Check})
 		return nil
 	}
 	addr, endpoint := "", ""

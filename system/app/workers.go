@@ -253,7 +253,7 @@ func (w *workers) email(ctx context.Context, msg *rabbitmq.Message) error {
 		return rabbitmq.Permanent(errors.New("no mailer is configured for this mode"))
 	}
 	id, err := mailer.SendEmail(ctx, &system.Email{From: m.From, To: m.To, Subject: m.Subject, Text: m.Body,
-		HTML: trackedHTML(w.m.Config.PublicURL, m), Headers: map[string]string{"X-Reos-Message-Id": m.ID}})
+		HTML: trackedHTML(w.m.Config.PublicURL, m), MessageID: m.ID})
 	if err != nil {
 		return w.failSend(ctx, m, err)
 	}

@@ -19,6 +19,10 @@ import (
 	"github.com/real-estate-os/reos/system"
 )
 
+
+// MessageIDHeader carries the product's message id (system.Email.MessageID).
+const MessageIDHeader = "X-Reos-Message-Id"
+
 // Mailer sends through one SMTP server.
 type Mailer struct {
 	Addr string // host:port
@@ -115,6 +119,9 @@ func (m *Mailer) compose(e *system.Email, from, to *mail.Address, id string) ([]
 	headers := map[string]string{}
 	for k, v := range e.Headers {
 		headers[k] = v
+	}
+	if e.MessageID != "" {
+		headers[MessageIDHeader] = e.MessageID
 	}
 	for k, v := range headers {
 		if strings.ContainsAny(k+v, "\r\n") || strings.ContainsAny(k, ": ") {

@@ -34,7 +34,7 @@ func TestEmailLandsInMailpit(t *testing.T) {
 	id, err := m.SendEmail(ctx, &system.Email{
 		From: "Real Estate OS <deals@reos.example.com>", To: "Zoë Müller <owner30@example.com>",
 		Subject: "Following up on 4127 Magnolia Ct — Łódź", Text: "Hello Zoë,\nA line that is longer than seventy-six characters so that quoted-printable has to wrap it.",
-		HTML: "<p>Hello Zoë</p>", Headers: map[string]string{"X-Reos-Message-Id": "msg-42"},
+		HTML: "<p>Hello Zoë</p>", MessageID: "msg-42",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +58,9 @@ func TestEmailLandsInMailpit(t *testing.T) {
 	if "<"+msg.MessageID+">" != id || msg.Subject != "Following up on 4127 Magnolia Ct — Łódź" || msg.From.Address != "deals@reos.example.com" ||
 		!strings.Contains(msg.Text, "A line that is longer than seventy-six characters so that quoted-printable has to wrap it.") || !strings.Contains(msg.HTML, "Hello Zoë") {
 		t.Errorf("caught %+v (id %s)", msg, id)
+	}
+	if h, err := c.Headers(ctx, found[0].ID); err != nil || len(h[smtp.MessageIDHeader]) != 1 || h[smtp.MessageIDHeader][0] != "msg-42" {
+		t.Errorf("headers %v, %v: want %s: msg-42", h, err, smtp.MessageIDHeader)
 	}
 }
 
