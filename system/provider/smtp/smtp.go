@@ -19,7 +19,6 @@ import (
 	"github.com/real-estate-os/reos/system"
 )
 
-
 // MessageIDHeader carries the product's message id (system.Email.MessageID).
 const MessageIDHeader = "X-Reos-Message-Id"
 
