@@ -31,6 +31,9 @@ import (
 // MaxBodyBytes is SendGrid's limit on a whole message: 30 MB.
 const MaxBodyBytes = 30 << 20
 
+// keepMessages is how many accepted messages the double remembers.
+const keepMessages = 10_000
+
 // Config configures a Server. APIKey is the only key it accepts.
 type Config struct {
 	APIKey string
@@ -91,7 +94,8 @@ func (s *Server) SetEventsURL(u string) {
 	s.mu.Unlock()
 }
 
-// Messages returns what the double accepted, oldest first.
+// Messages returns what the double accepted, oldest first (the last
+// keepMessages).
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,6 +261,9 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
+	if len(s.messages) == keepMessages {
+		s.messages = append(s.messages[:0], s.messages[1:]...)
+	}
 	s.messages = append(s.messages, m)
 	eventsURL := s.eventsURL
 	s.mu.Unlock()
