@@ -254,6 +254,13 @@ func (s *MessageService) SetMessageStatus(ctx context.Context, id string, status
 			data["error"] = errText
 		}
 		if status.Rank() < m.Status.Rank() || (status.Rank() == 3 && m.Status.Rank() == 3) {
+			// The vendor's events overtook our own record of the send: keep
+			// the status, but not without the vendor's id for the message.
+			if m.ProviderID == "" && providerID != "" {
+				if _, err := tx.Exec(ctx, `UPDATE messages SET provider_id = $2 WHERE id = $1`, m.ID, providerID); err != nil {
+					return wrap(err, "set provider id")
+				}
+			}
 			return s.event(ctx, tx, m, "late-status", data)
 		}
 		if providerID == "" {

@@ -321,3 +321,24 @@ func TestOutboxWakesRelayOnlyForNewRows(t *testing.T) {
 		t.Errorf("published %v, want the one property.updated event once", published)
 	}
 }
+
+// Delivery events may overtake the worker's own record of the send: the
+// status stays where the events put it, and the vendor's id is kept.
+func TestLateSentKeepsStatusAndProviderID(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewMessageService(openDB(t, true))
+	m := &system.Message{PropertyID: 30, Channel: system.ChannelEmail, To: "owner30@example.com", From: "deals@reos.example.com", Subject: "s", Body: "b"}
+	if err := s.QueueMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMessageStatus(ctx, m.ID, system.MessageDelivered, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMessageStatus(ctx, m.ID, system.MessageSent, "sg-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindMessage(ctx, m.ID)
+	if err != nil || got.Status != system.MessageDelivered || got.ProviderID != "sg-1" {
+		t.Errorf("after delivered, then a late sent: %+v, %v", got, err)
+	}
+}
