@@ -14,7 +14,6 @@ import (
 	"github.com/go-pdf/fpdf"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/provider/templates"
 )
 
 var (
@@ -79,13 +78,13 @@ func (Renderer) RenderMemo(_ context.Context, m *system.Memo) ([]byte, error) {
 	// Numbers.
 	section(doc, "The numbers")
 	rows := [][2]string{
-		{"List price", templates.Dollars(p.ListPriceCents)},
-		{"After-repair value (ARV)", templates.Dollars(p.ARVCents)},
-		{"Rehab estimate", templates.Dollars(p.RehabCents)},
-		{"All-in cost", templates.Dollars(p.ListPriceCents + p.RehabCents)},
-		{"Equity spread", fmt.Sprintf("%s (%s of ARV)", templates.Dollars(p.ARVCents-p.ListPriceCents-p.RehabCents), templates.Percent(p.EquityBps()))},
-		{"Monthly rent", templates.Dollars(p.MonthlyRentCents)},
-		{"Cap rate", templates.Percent(p.CapRateBps)},
+		{"List price", system.Dollars(p.ListPriceCents)},
+		{"After-repair value (ARV)", system.Dollars(p.ARVCents)},
+		{"Rehab estimate", system.Dollars(p.RehabCents)},
+		{"All-in cost", system.Dollars(p.ListPriceCents + p.RehabCents)},
+		{"Equity spread", fmt.Sprintf("%s (%s of ARV)", system.Dollars(p.ARVCents-p.ListPriceCents-p.RehabCents), system.Percent(p.EquityBps()))},
+		{"Monthly rent", system.Dollars(p.MonthlyRentCents)},
+		{"Cap rate", system.Percent(p.CapRateBps)},
 	}
 	doc.SetFont("DejaVu", "", 11)
 	for i, r := range rows {

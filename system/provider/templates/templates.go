@@ -32,7 +32,7 @@ var memoIntro = map[system.Stage]string{
 	system.StageDead:          "The deal is dead. This memo keeps the numbers in case the owner's situation changes.",
 }
 
-var memoTemplate = template.Must(template.New("memo").Funcs(template.FuncMap{"dollars": Dollars}).Parse(
+var memoTemplate = template.Must(template.New("memo").Funcs(template.FuncMap{"dollars": system.Dollars}).Parse(
 	`{{.Intro}}
 
 {{.P.Address}}, {{.P.City}}, {{.P.State}} {{.P.Zip}} is listed at {{dollars .P.ListPriceCents}}. With an estimated rehab of {{dollars .P.RehabCents}}, the all-in cost is {{dollars .AllIn}} against an after-repair value of {{dollars .P.ARVCents}}, an equity spread of {{dollars .Equity}} ({{.EquityPct}} of ARV).
@@ -52,8 +52,8 @@ func (Writer) WriteMemo(_ context.Context, p *system.Property, reasons []system.
 		"P":         p,
 		"AllIn":     p.ListPriceCents + p.RehabCents,
 		"Equity":    p.ARVCents - p.ListPriceCents - p.RehabCents,
-		"EquityPct": Percent(p.EquityBps()),
-		"CapRate":   Percent(p.CapRateBps),
+		"EquityPct": system.Percent(p.EquityBps()),
+		"CapRate":   system.Percent(p.CapRateBps),
 		"Reasons":   reasons,
 	})
 	return strings.TrimSpace(b.String()), err
@@ -85,26 +85,4 @@ func Render(t system.Template, d MessageData) (subject, body string, err error) 
 	}
 	body, err = fill("body", t.Body)
 	return subject, body, err
-}
-
-// Dollars formats cents as "$1,234,567.89".
-func Dollars(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	whole := fmt.Sprint(cents / 100)
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	return fmt.Sprintf("%s$%s.%02d", sign, whole, cents%100)
-}
-
-// Percent formats basis points as "7.25%".
-func Percent(bps int64) string {
-	sign := ""
-	if bps < 0 {
-		sign, bps = "-", -bps
-	}
-	return fmt.Sprintf("%s%d.%02d%%", sign, bps/100, bps%100)
 }

@@ -53,14 +53,3 @@ func TestEveryFixtureTemplateRenders(t *testing.T) {
 		}
 	}
 }
-
-func TestDollarsAndPercent(t *testing.T) {
-	for in, want := range map[int64]string{0: "$0.00", 99: "$0.99", 123456789: "$1,234,567.89", -100000: "-$1,000.00"} {
-		if got := templates.Dollars(in); got != want {
-			t.Errorf("Dollars(%d) = %s, want %s", in, got, want)
-		}
-	}
-	if got := templates.Percent(-1234); got != "-12.34%" {
-		t.Errorf("Percent(-1234) = %s", got)
-	}
-}
