@@ -479,3 +479,37 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 		t.Errorf("mock Twilio holds %d messages for the owner, want 1", n)
 	}
 }
+
+// With FEATURE_USE_LLM=true the memo text comes from OpenAI's chat
+// completions — in mock mode from the in-process contract double — and the
+// memo is still the same bytes for the same property and day.
+func TestMemoWrittenByTheModel(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "FEATURE_USE_LLM", "true")
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	var status struct {
+		LLM    string `json:"llm"`
+		Health map[string]struct {
+			Reachable bool   `json:"reachable"`
+			Endpoint  string `json:"endpoint"`
+		} `json:"health"`
+	}
+	s.do("GET", "/api/v1/status/providers?verbose=1", "", nil).json(t, &status)
+	if status.LLM != "openai" || !status.Health["llm"].Reachable || !strings.HasPrefix(status.Health["llm"].Endpoint, "http://127.0.0.1:") {
+		t.Fatalf("status = %+v", status)
+	}
+	var first, second job
+	s.do("POST", "/api/v1/jobs/memo/generate", token, map[string]int{"property_id": 30}).json(t, &first)
+	s.do("POST", "/api/v1/jobs/memo/generate", token, map[string]int{"property_id": 30}).json(t, &second)
+	a, b := s.waitJob(token, first.ID), s.waitJob(token, second.ID)
+	if a.Status != "done" || a.SHA256 == "" || a.SHA256 != b.SHA256 {
+		t.Fatalf("jobs = %+v and %+v, want both done with one SHA-256", a, b)
+	}
+	plain := startStack(t)
+	ptoken := plain.login("agent@example.com", fixtures.DemoPassword)
+	var p job
+	plain.do("POST", "/api/v1/jobs/memo/generate", ptoken, map[string]int{"property_id": 30}).json(t, &p)
+	if c := plain.waitJob(ptoken, p.ID); c.SHA256 == a.SHA256 {
+		t.Errorf("the model's memo has the same bytes as the templates' one: was the model asked?")
+	}
+}

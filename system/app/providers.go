@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/mocks/mailpit"
+	mockopenai "github.com/real-estate-os/reos/mocks/openai"
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/egress"
 	"github.com/real-estate-os/reos/system/mocktwilio"
+	"github.com/real-estate-os/reos/system/provider/openai"
 	"github.com/real-estate-os/reos/system/provider/pdf"
 	"github.com/real-estate-os/reos/system/provider/s3"
 	"github.com/real-estate-os/reos/system/provider/sendgrid"
@@ -69,10 +71,7 @@ func (p *Providers) Close() error {
 func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	c := m.Config
 	names := c.Providers()
-	p := &Providers{PDF: pdf.Renderer{}, Writer: templates.Writer{}}
-	if c.Features.UseLLM {
-		return nil, errors.New("FEATURE_USE_LLM=true: the OpenAI writer is not built yet; unset it to use deterministic-templates")
-	}
+	p := &Providers{PDF: pdf.Renderer{}}
 	if c.GotenbergURL != "" {
 		return nil, errors.New("GOTENBERG_URL is set: the Gotenberg renderer is not built yet; unset it to use native-pdf")
 	}
@@ -116,10 +115,37 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	if err := m.openStore(ctx, p, names.Storage); err != nil {
 		return fail(err)
 	}
-	p.checks = append(p.checks,
-		api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check},
-		api.ProviderCheck{Role: "llm", Name: names.LLM, Check: templates.Writer{}.Check})
+	if err := m.openWriter(p, names.LLM); err != nil {
+		return fail(err)
+	}
+	p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check})
 	return p, nil
+}
+
+// openWriter picks the memo writer: the deterministic templates, or with
+// FEATURE_USE_LLM=true OpenAI's chat completions — in mock mode served by
+// the in-process contract double, so nothing leaves the machine.
+func (m *Main) openWriter(p *Providers, name string) error {
+	c := m.Config
+	if !c.Features.UseLLM {
+		p.Writer = templates.Writer{}
+		p.checks = append(p.checks, api.ProviderCheck{Role: "llm", Name: name, Check: templates.Writer{}.Check})
+		return nil
+	}
+	client := &openai.Client{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, Model: c.OpenAIModel, HTTP: p.Guard.HTTPClient(name, 60*time.Second)}
+	endpoint := ""
+	if c.Mode == config.ModeMock {
+		client.APIKey = "sk-reos-mock"
+		u, closeServer, err := serveLoopback(mockopenai.New(mockopenai.Config{APIKey: client.APIKey, Models: []string{c.OpenAIModel}, Now: m.Now}))
+		if err != nil {
+			return err
+		}
+		p.onClose(func() error { closeServer(); return nil })
+		client.BaseURL, endpoint = u+"/v1", u+"/v1"
+	}
+	p.Writer = client
+	p.checks = append(p.checks, api.ProviderCheck{Role: "llm", Name: name, Endpoint: endpoint, Check: client.Check})
+	return nil
 }
 
 func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {

@@ -152,6 +152,9 @@ func (w *workers) renderMemo(ctx context.Context, job *system.Job) error {
 	reasons := system.Reasons(rules, prop, asOf)
 	pv := w.m.Providers
 	text, err := pv.Writer.WriteMemo(ctx, prop, reasons)
+	if system.ErrorCode(err) == system.EINVALID {
+		return rabbitmq.Permanent(err) // the model will not take this request: retrying changes nothing
+	}
 	if err != nil {
 		return err
 	}
