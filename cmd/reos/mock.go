@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	mockopenai "github.com/real-estate-os/reos/mocks/openai"
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
 	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
 	"github.com/real-estate-os/reos/system/egress"
@@ -47,7 +48,7 @@ var mockServices = map[string]struct {
 			if v["account-sid"] == "" || v["auth-token"] == "" {
 				return nil, nil, errors.New("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or --account-sid and --auth-token): the credentials the mock accepts")
 			}
-			guard := &egress.Guard{Allow: splitHosts(v["allow-hosts"]), Sink: os.Stderr}
+			guard := &egress.Guard{Allow: splitList(v["allow-hosts"]), Sink: os.Stderr}
 			s, err := mocktwilio.New(mocktwilio.Config{AccountSID: v["account-sid"], AuthToken: v["auth-token"], Numbers: []string{v["from"]},
 				DataDir: v["data"], InboundURL: v["inbound-url"], HTTP: guard.HTTPClient("mock-twilio-callbacks", 10*time.Second), Logger: logger})
 			if err != nil {
@@ -75,11 +76,25 @@ var mockServices = map[string]struct {
 			}
 			pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 			logger.Info("events are signed; give the product this key", "SENDGRID_WEBHOOK_PUBLIC_KEY", base64.StdEncoding.EncodeToString(pub))
-			guard := &egress.Guard{Allow: splitHosts(v["allow-hosts"]), Sink: os.Stderr}
+			guard := &egress.Guard{Allow: splitList(v["allow-hosts"]), Sink: os.Stderr}
 			s := mocksendgrid.New(mocksendgrid.Config{APIKey: v["api-key"], SigningKey: key,
 				HTTP: guard.HTTPClient("mock-sendgrid-events", 10*time.Second), Logger: logger})
 			s.SetEventsURL(v["events-url"])
 			return s, func() error { s.Close(); return nil }, nil
+		},
+	},
+	"openai": {
+		summary: "serve a contract double of OpenAI's Chat Completions API (deterministic answers)",
+		flags: []mockFlag{
+			{"addr", "MOCK_OPENAI_ADDR", "127.0.0.1:8083", "host:port to listen on (the API is under /v1)"},
+			{"api-key", "OPENAI_API_KEY", "", "the API key it accepts (required)"},
+			{"models", "OPENAI_MODEL", "gpt-4o-mini", "the models it knows (comma-separated)"},
+		},
+		handler: func(v map[string]string, _ *slog.Logger) (http.Handler, func() error, error) {
+			if v["api-key"] == "" {
+				return nil, nil, errors.New("set OPENAI_API_KEY (or --api-key): the key the double accepts")
+			}
+			return mockopenai.New(mockopenai.Config{APIKey: v["api-key"], Models: splitList(v["models"])}), func() error { return nil }, nil
 		},
 	},
 	"s3": {
@@ -111,7 +126,8 @@ func signingKey(b64 string) (*ecdsa.PrivateKey, error) {
 	return nil, errors.New("signing key: not a PKCS #8 P-256 private key")
 }
 
-func splitHosts(v string) []string {
+// splitList splits a comma-separated list, trimmed and lower-cased.
+func splitList(v string) []string {
 	var out []string
 	for _, h := range strings.Split(v, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -124,8 +140,8 @@ func splitHosts(v string) []string {
 // runMock serves one stand-in until ctx ends.
 func runMock(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) == 0 || mockServices[args[0]].handler == nil {
-		fmt.Fprintln(stderr, "Usage: reos mock twilio|sendgrid|s3 [flags]")
-		for _, name := range []string{"twilio", "sendgrid", "s3"} {
+		fmt.Fprintln(stderr, "Usage: reos mock twilio|sendgrid|openai|s3 [flags]")
+		for _, name := range []string{"twilio", "sendgrid", "openai", "s3"} {
 			fmt.Fprintf(stderr, "  %-9s %s\n", name, mockServices[name].summary)
 		}
 		return 2
