@@ -23,3 +23,17 @@ func Percent(bps int64) string {
 	}
 	return fmt.Sprintf("%s%d.%02d%%", sign, bps/100, bps%100)
 }
+
+// Figures are the numbers a memo shows, label and value, in order.
+func (m *Memo) Figures() [][2]string {
+	p := m.Property
+	return [][2]string{
+		{"List price", Dollars(p.ListPriceCents)},
+		{"After-repair value (ARV)", Dollars(p.ARVCents)},
+		{"Rehab estimate", Dollars(p.RehabCents)},
+		{"All-in cost", Dollars(p.ListPriceCents + p.RehabCents)},
+		{"Equity spread", fmt.Sprintf("%s (%s of ARV)", Dollars(p.ARVCents-p.ListPriceCents-p.RehabCents), Percent(p.EquityBps()))},
+		{"Monthly rent", Dollars(p.MonthlyRentCents)},
+		{"Cap rate", Percent(p.CapRateBps)},
+	}
+}

@@ -77,17 +77,8 @@ func (Renderer) RenderMemo(_ context.Context, m *system.Memo) ([]byte, error) {
 
 	// Numbers.
 	section(doc, "The numbers")
-	rows := [][2]string{
-		{"List price", system.Dollars(p.ListPriceCents)},
-		{"After-repair value (ARV)", system.Dollars(p.ARVCents)},
-		{"Rehab estimate", system.Dollars(p.RehabCents)},
-		{"All-in cost", system.Dollars(p.ListPriceCents + p.RehabCents)},
-		{"Equity spread", fmt.Sprintf("%s (%s of ARV)", system.Dollars(p.ARVCents-p.ListPriceCents-p.RehabCents), system.Percent(p.EquityBps()))},
-		{"Monthly rent", system.Dollars(p.MonthlyRentCents)},
-		{"Cap rate", system.Percent(p.CapRateBps)},
-	}
 	doc.SetFont("DejaVu", "", 11)
-	for i, r := range rows {
+	for i, r := range m.Figures() {
 		fill := i%2 == 0
 		doc.SetFillColor(240, 243, 248)
 		doc.CellFormat(80, 8, r[0], "", 0, "L", fill, 0, "")
