@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/fixtures"
+	mockgotenberg "github.com/real-estate-os/reos/mocks/gotenberg"
 	"github.com/real-estate-os/reos/mocks/mailpit"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/postgres"
@@ -511,5 +513,37 @@ func TestMemoWrittenByTheModel(t *testing.T) {
 	plain.do("POST", "/api/v1/jobs/memo/generate", ptoken, map[string]int{"property_id": 30}).json(t, &p)
 	if c := plain.waitJob(ptoken, p.ID); c.SHA256 == a.SHA256 {
 		t.Errorf("the model's memo has the same bytes as the templates' one: was the model asked?")
+	}
+}
+
+// With GOTENBERG_URL the memo is printed by Gotenberg (here its double) from
+// the memo's HTML page.
+func TestMemoPrintedByGotenberg(t *testing.T) {
+	t.Parallel()
+	g := httptest.NewServer(mockgotenberg.New())
+	t.Cleanup(g.Close)
+	s := startStack(t, "GOTENBERG_URL", g.URL)
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	var status struct {
+		PDF    string                              `json:"pdf"`
+		Health map[string]struct{ Reachable bool } `json:"health"`
+	}
+	s.do("GET", "/api/v1/status/providers?verbose=1", "", nil).json(t, &status)
+	if status.PDF != "gotenberg-local" || !status.Health["pdf"].Reachable {
+		t.Fatalf("status = %+v", status)
+	}
+	var j job
+	s.do("POST", "/api/v1/jobs/memo/generate", token, map[string]int{"property_id": 30}).json(t, &j)
+	done := s.waitJob(token, j.ID)
+	res, err := http.Get(done.MemoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var p system.Property
+	s.do("GET", "/api/v1/properties/30", token, nil).json(t, &p)
+	if done.Status != "done" || !bytes.Contains(pdf, []byte("Gotenberg double")) || !bytes.Contains(pdf, []byte(p.Address)) {
+		t.Errorf("job %+v; PDF of %d bytes without the double's mark or the address %q", done, len(pdf), p.Address)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/egress"
 	"github.com/real-estate-os/reos/system/mocktwilio"
+	"github.com/real-estate-os/reos/system/provider/gotenberg"
 	"github.com/real-estate-os/reos/system/provider/openai"
 	"github.com/real-estate-os/reos/system/provider/pdf"
 	"github.com/real-estate-os/reos/system/provider/s3"
@@ -72,9 +73,6 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	c := m.Config
 	names := c.Providers()
 	p := &Providers{PDF: pdf.Renderer{}}
-	if c.GotenbergURL != "" {
-		return nil, errors.New("GOTENBERG_URL is set: the Gotenberg renderer is not built yet; unset it to use native-pdf")
-	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -118,7 +116,13 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	if err := m.openWriter(p, names.LLM); err != nil {
 		return fail(err)
 	}
-	p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check})
+	if c.GotenbergURL != "" {
+		g := &gotenberg.Client{BaseURL: c.GotenbergURL, HTTP: p.Guard.HTTPClient(names.PDF, 60*time.Second)}
+		p.PDF = g
+		p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: g.Check})
+	} else {
+		p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check})
+	}
 	return p, nil
 }
 

@@ -131,6 +131,15 @@ func (w *workers) memo(ctx context.Context, msg *rabbitmq.Message) error {
 	return nil
 }
 
+// permanentIfInvalid marks a request a vendor refused as malformed
+// (EINVALID) as permanent: retrying it changes nothing.
+func permanentIfInvalid(err error) error {
+	if system.ErrorCode(err) == system.EINVALID {
+		return rabbitmq.Permanent(err)
+	}
+	return err
+}
+
 func isPermanent(err error) bool {
 	var p *rabbitmq.PermanentError
 	return errors.As(err, &p)
@@ -152,15 +161,12 @@ func (w *workers) renderMemo(ctx context.Context, job *system.Job) error {
 	reasons := system.Reasons(rules, prop, asOf)
 	pv := w.m.Providers
 	text, err := pv.Writer.WriteMemo(ctx, prop, reasons)
-	if system.ErrorCode(err) == system.EINVALID {
-		return rabbitmq.Permanent(err) // the model will not take this request: retrying changes nothing
-	}
 	if err != nil {
-		return err
+		return permanentIfInvalid(err)
 	}
 	pdf, err := pv.PDF.RenderMemo(ctx, &system.Memo{Property: prop, Reasons: reasons, Text: text, AsOf: job.AsOf})
 	if err != nil {
-		return err
+		return permanentIfInvalid(err)
 	}
 	sum := sha256.Sum256(pdf)
 	hexSum := hex.EncodeToString(sum[:])
