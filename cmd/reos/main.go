@@ -148,7 +148,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n", "mock", "mock twilio|sendgrid|openai|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
+	fmt.Fprintf(w, "  %-8s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
 	fmt.Fprintf(w, "  %-8s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
 	fmt.Fprintf(w, "  %-8s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")

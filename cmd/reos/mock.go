@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	mockgotenberg "github.com/real-estate-os/reos/mocks/gotenberg"
 	mockopenai "github.com/real-estate-os/reos/mocks/openai"
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
 	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
@@ -97,6 +98,15 @@ var mockServices = map[string]struct {
 			return mockopenai.New(mockopenai.Config{APIKey: v["api-key"], Models: splitList(v["models"])}), func() error { return nil }, nil
 		},
 	},
+	"gotenberg": {
+		summary: "serve a double of Gotenberg's HTML route (a real PDF of the page's text)",
+		flags: []mockFlag{
+			{"addr", "MOCK_GOTENBERG_ADDR", "127.0.0.1:3000", "host:port to listen on"},
+		},
+		handler: func(map[string]string, *slog.Logger) (http.Handler, func() error, error) {
+			return mockgotenberg.New(), func() error { return nil }, nil
+		},
+	},
 	"s3": {
 		summary: "serve the S3 API from a directory (buckets and objects as files)",
 		flags: []mockFlag{
@@ -140,8 +150,8 @@ func splitList(v string) []string {
 // runMock serves one stand-in until ctx ends.
 func runMock(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) == 0 || mockServices[args[0]].handler == nil {
-		fmt.Fprintln(stderr, "Usage: reos mock twilio|sendgrid|openai|s3 [flags]")
-		for _, name := range []string{"twilio", "sendgrid", "openai", "s3"} {
+		fmt.Fprintln(stderr, "Usage: reos mock twilio|sendgrid|openai|gotenberg|s3 [flags]")
+		for _, name := range []string{"twilio", "sendgrid", "openai", "gotenberg", "s3"} {
 			fmt.Fprintf(stderr, "  %-9s %s\n", name, mockServices[name].summary)
 		}
 		return 2
