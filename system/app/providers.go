@@ -38,7 +38,7 @@ import (
 // stand-ins started for them in mock mode.
 type Providers struct {
 	Guard  *egress.Guard
-	Mailer system.Mailer // nil where the mode's mailer is not built yet
+	Mailer system.Mailer
 	SMS    *twilio.Client
 	Store  *s3.Store
 	PDF    system.PDFRenderer
@@ -72,7 +72,7 @@ func (p *Providers) Close() error {
 func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	c := m.Config
 	names := c.Providers()
-	p := &Providers{PDF: pdf.Renderer{}}
+	p := &Providers{}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -116,14 +116,21 @@ func (m *Main) openProviders(ctx context.Context) (*Providers, error) {
 	if err := m.openWriter(p, names.LLM); err != nil {
 		return fail(err)
 	}
-	if c.GotenbergURL != "" {
-		g := &gotenberg.Client{BaseURL: c.GotenbergURL, HTTP: p.Guard.HTTPClient(names.PDF, 60*time.Second)}
-		p.PDF = g
-		p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: g.Check})
-	} else {
-		p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: names.PDF, Check: pdf.Renderer{}.Check})
-	}
+	m.openRenderer(p, names.PDF)
 	return p, nil
+}
+
+// openRenderer picks the PDF renderer: native, or Gotenberg at
+// GOTENBERG_URL.
+func (m *Main) openRenderer(p *Providers, name string) {
+	if m.Config.GotenbergURL == "" {
+		p.PDF = pdf.Renderer{}
+		p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: name, Check: pdf.Renderer{}.Check})
+		return
+	}
+	g := &gotenberg.Client{BaseURL: m.Config.GotenbergURL, HTTP: p.Guard.HTTPClient(name, 60*time.Second)}
+	p.PDF = g
+	p.checks = append(p.checks, api.ProviderCheck{Role: "pdf", Name: name, Check: g.Check})
 }
 
 // openWriter picks the memo writer: the deterministic templates, or with

@@ -257,11 +257,7 @@ func (w *workers) email(ctx context.Context, msg *rabbitmq.Message) error {
 	if err != nil || !send {
 		return err
 	}
-	mailer := w.m.Providers.Mailer
-	if mailer == nil {
-		return rabbitmq.Permanent(errors.New("no mailer is configured for this mode"))
-	}
-	id, err := mailer.SendEmail(ctx, &system.Email{From: m.From, To: m.To, Subject: m.Subject, Text: m.Body,
+	id, err := w.m.Providers.Mailer.SendEmail(ctx, &system.Email{From: m.From, To: m.To, Subject: m.Subject, Text: m.Body,
 		HTML: trackedHTML(w.m.Config.PublicURL, m), MessageID: m.ID})
 	if err != nil {
 		return w.failSend(ctx, m, err)
