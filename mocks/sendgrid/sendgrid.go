@@ -135,9 +135,8 @@ func fieldError(field, msg string) errorItem {
 type request struct {
 	Personalizations []struct {
 		To      []address       `json:"to"`
-		Subject *string         `json:"subject"`
-		Custom  map[string]any  `json:"custom_args"`
-		Headers json.RawMessage `json:"headers"`
+		Subject *string        `json:"subject"`
+		Custom  map[string]any `json:"custom_args"`
 	} `json:"personalizations"`
 	From       *address          `json:"from"`
 	Subject    *string           `json:"subject"`
@@ -250,6 +249,12 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	for _, p := range req.Personalizations {
 		for _, a := range p.To {
 			m.To = append(m.To, a.Email)
+		}
+		for k, v := range p.Custom { // a personalization's arguments override the message's
+			if m.CustomArgs == nil {
+				m.CustomArgs = map[string]any{}
+			}
+			m.CustomArgs[k] = v
 		}
 	}
 	for _, c := range req.Content {
