@@ -134,7 +134,7 @@ func fieldError(field, msg string) errorItem {
 // request is the Mail Send body as far as the double checks it.
 type request struct {
 	Personalizations []struct {
-		To      []address       `json:"to"`
+		To      []address      `json:"to"`
 		Subject *string        `json:"subject"`
 		Custom  map[string]any `json:"custom_args"`
 	} `json:"personalizations"`
