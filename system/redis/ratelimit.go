@@ -35,7 +35,7 @@ type Limiter struct {
 }
 
 const (
-	limiterTimeout  = 250 * time.Millisecond
+	limiterTimeout  = time.Second
 	limiterCooldown = time.Second
 )
 
