@@ -2,7 +2,7 @@
 # Every target prepares the machine first (scripts/setup, idempotent).
 GO ?= go
 
-.PHONY: green test up bench fuzz setup
+.PHONY: green test race up bench fuzz setup
 
 green: setup ## start the stack and check it end to end
 	$(GO) run ./cmd/reos green
@@ -11,6 +11,9 @@ test: setup ## check formatting, vet, and run every test against real PostgreSQL
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+race: setup ## every test with the race detector (about four minutes here)
+	$(GO) test -race -count=1 ./...
 
 up: setup ## run the product in mock mode on http://127.0.0.1:8000
 	$(GO) run ./cmd/reos up
