@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
@@ -60,9 +63,27 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 func TestGreen(t *testing.T) {
-	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "REOS_DATA_DIR": t.TempDir()})
-	if code != 0 || !strings.Contains(out, "GREEN: 10 of 10 checks passed") {
+	db := postgrestest.NewDatabase(t)
+	t.Cleanup(func() { dropDatabase(t, db, "_contract_run") })
+	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": db, "REOS_DATA_DIR": t.TempDir()})
+	if code != 0 || !strings.Contains(out, "GREEN: 16 of 16 checks passed") || !strings.Contains(out, "production mode against contract doubles") {
 		t.Errorf("reos green: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// dropDatabase drops the database beside db whose name has suffix: the
+// contract run's.
+func dropDatabase(t *testing.T, db, suffix string) {
+	u, _ := url.Parse(db)
+	name := strings.TrimPrefix(u.Path, "/") + suffix
+	conn, err := pgx.Connect(context.Background(), postgrestest.ServerURL())
+	if err != nil {
+		t.Errorf("drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+		t.Errorf("drop %s: %v", name, err)
 	}
 }
 

@@ -37,10 +37,12 @@ type Main struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	DB        *postgres.DB
-	Redis     *redis.Client
-	Broker    *rabbitmq.Broker
-	Providers *Providers
+	// DatabaseURL is the database in use, as Open found it.
+	DatabaseURL string
+	DB          *postgres.DB
+	Redis       *redis.Client
+	Broker      *rabbitmq.Broker
+	Providers   *Providers
 
 	Stream *reosredis.Stream
 
@@ -70,13 +72,14 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	if m.Config.DatabaseURL == "" {
-		if err := ensureDatabase(ctx, dbURL); err != nil {
+		if err := EnsureDatabase(ctx, dbURL); err != nil {
 			return fmt.Errorf("%w (found PostgreSQL on %s; run scripts/setup to create the role reos, or set DATABASE_URL)", err, postgresDep.addr)
 		}
 	}
 	if m.DB, err = postgres.Open(ctx, dbURL); err != nil {
 		return err
 	}
+	m.DatabaseURL = dbURL
 	m.DB.Now = m.Now
 	m.outboxWake = make(chan struct{}, 1)
 	m.DB.Notify = func() {

@@ -50,9 +50,9 @@ func (d dependency) resolve(ctx context.Context, configured string) (string, err
 	return d.localURL, nil
 }
 
-// ensureDatabase creates the database of a discovered local PostgreSQL
-// server when it does not exist yet, so `reos up` works on a fresh machine.
-func ensureDatabase(ctx context.Context, dbURL string) error {
+// EnsureDatabase creates the database dbURL names when it does not exist
+// yet, so `reos up` works on a fresh machine with a discovered PostgreSQL.
+func EnsureDatabase(ctx context.Context, dbURL string) error {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return err

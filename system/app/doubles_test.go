@@ -3,64 +3,36 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	mockgotenberg "github.com/real-estate-os/reos/mocks/gotenberg"
-	mockopenai "github.com/real-estate-os/reos/mocks/openai"
-	mocks3 "github.com/real-estate-os/reos/mocks/s3"
-	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/api"
-	"github.com/real-estate-os/reos/system/mocktwilio"
+	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/postgres"
 	"github.com/real-estate-os/reos/system/provider/sendgrid"
 )
-
-// serve runs h on loopback until the test ends.
-func serve(t *testing.T, h http.Handler) string {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 // A contract run: production mode, every vendor replaced by its double on
 // loopback — Twilio, SendGrid, S3, OpenAI, Gotenberg — through the same
 // clients that talk to the vendors. Memos, SMS and email go end to end.
 func TestProductionAgainstContractDoubles(t *testing.T) {
 	t.Parallel()
-	sid, token := "AC"+strings.Repeat("0a", 16), "a-twilio-auth-token"
-	twilio, err := mocktwilio.New(mocktwilio.Config{AccountSID: sid, AuthToken: token, Numbers: []string{mocktwilio.MagicFrom}, Now: func() time.Time { return start }})
+	d, err := app.StartDoubles(t.TempDir(), func() time.Time { return start })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { twilio.Close() })
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	mail := mocksendgrid.New(mocksendgrid.Config{APIKey: "SG.contract-run", SigningKey: key, Now: func() time.Time { return start }})
-	t.Cleanup(mail.Close)
-	store, err := mocks3.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(d.Close)
+	var env []string
+	for k, v := range d.Env {
+		env = append(env, k, v)
 	}
-
-	s := startStack(t, "APP_MODE", "production", "JWT_SECRET", strings.Repeat("s", 32), "EMAIL_FROM", "Real Estate OS <deals@reos.example.com>",
-		"SENDGRID_API_KEY", "SG.contract-run", "SENDGRID_BASE_URL", serve(t, mail), "SENDGRID_WEBHOOK_PUBLIC_KEY", base64.StdEncoding.EncodeToString(der),
-		"TWILIO_ACCOUNT_SID", sid, "TWILIO_AUTH_TOKEN", token, "TWILIO_FROM_NUMBER", mocktwilio.MagicFrom, "TWILIO_BASE_URL", serve(t, twilio),
-		"S3_ENDPOINT", serve(t, store), "S3_ACCESS_KEY_ID", "k", "S3_SECRET_ACCESS_KEY", "s",
-		"FEATURE_USE_LLM", "true", "OPENAI_API_KEY", "sk-contract-run", "OPENAI_BASE_URL",
-		serve(t, mockopenai.New(mockopenai.Config{APIKey: "sk-contract-run", Models: []string{"gpt-4o-mini"}}))+"/v1",
-		"GOTENBERG_URL", serve(t, mockgotenberg.New()))
-	mail.SetEventsURL(s.url + "/api/v1/webhooks/sendgrid/events")
+	s := startStack(t, append(env, "EMAIL_FROM", "Real Estate OS <deals@reos.example.com>")...)
+	d.Attach(s.url)
+	mail := d.SendGrid
 	hash, _ := api.HashPassword("a production password")
 	if err := postgres.NewUserService(s.main.DB).CreateUser(context.Background(), &system.User{Email: "ops@example.com", Role: system.RoleAgent, PasswordHash: hash}); err != nil {
 		t.Fatal(err)

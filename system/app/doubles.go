@@ -1,0 +1,105 @@
+package app
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	mockgotenberg "github.com/real-estate-os/reos/mocks/gotenberg"
+	mockopenai "github.com/real-estate-os/reos/mocks/openai"
+	mocks3 "github.com/real-estate-os/reos/mocks/s3"
+	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
+	"github.com/real-estate-os/reos/system/mocktwilio"
+)
+
+// Doubles are local stand-ins for every production vendor — Twilio,
+// SendGrid, S3, OpenAI and Gotenberg — each speaking its vendor's protocol
+// on loopback. A contract run starts the product in production mode with
+// Env, so the same clients that talk to the vendors talk to them.
+type Doubles struct {
+	// Env is the production configuration that points at the doubles,
+	// credentials included (fresh ones for every start).
+	Env      map[string]string
+	Twilio   *mocktwilio.Server
+	SendGrid *mocksendgrid.Server
+
+	closers []func()
+}
+
+// StartDoubles starts the doubles, keeping what needs files under dir.
+func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
+	secret := func(n int) string {
+		b := make([]byte, n)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}
+	d := &Doubles{Env: map[string]string{
+		"APP_MODE": "production", "JWT_SECRET": secret(32),
+		"TWILIO_ACCOUNT_SID": "AC" + secret(16), "TWILIO_AUTH_TOKEN": secret(16), "TWILIO_FROM_NUMBER": mocktwilio.MagicFrom,
+		"SENDGRID_API_KEY": "SG." + secret(16), "S3_ACCESS_KEY_ID": "contract-run", "S3_SECRET_ACCESS_KEY": secret(16),
+		"FEATURE_USE_LLM": "true", "OPENAI_API_KEY": "sk-" + secret(16), "OPENAI_MODEL": "gpt-4o-mini",
+	}}
+	serve := func(env string, h http.Handler, suffix string) error {
+		u, stop, err := serveLoopback(h)
+		if err != nil {
+			return err
+		}
+		d.closers = append(d.closers, stop)
+		d.Env[env] = u + suffix
+		return nil
+	}
+	fail := func(err error) (*Doubles, error) { d.Close(); return nil, err }
+
+	twilio, err := mocktwilio.New(mocktwilio.Config{AccountSID: d.Env["TWILIO_ACCOUNT_SID"], AuthToken: d.Env["TWILIO_AUTH_TOKEN"],
+		Numbers: []string{mocktwilio.MagicFrom}, DataDir: filepath.Join(dir, "twilio"), Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	d.Twilio = twilio
+	d.closers = append(d.closers, func() { twilio.Close() })
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	d.Env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = base64.StdEncoding.EncodeToString(der)
+	d.SendGrid = mocksendgrid.New(mocksendgrid.Config{APIKey: d.Env["SENDGRID_API_KEY"], SigningKey: key, Now: now})
+	d.closers = append(d.closers, d.SendGrid.Close)
+	store, err := mocks3.New(filepath.Join(dir, "s3"))
+	if err != nil {
+		return fail(err)
+	}
+	err = errors.Join(
+		serve("TWILIO_BASE_URL", twilio, ""),
+		serve("SENDGRID_BASE_URL", d.SendGrid, ""),
+		serve("S3_ENDPOINT", store, ""),
+		serve("OPENAI_BASE_URL", mockopenai.New(mockopenai.Config{APIKey: d.Env["OPENAI_API_KEY"], Models: []string{d.Env["OPENAI_MODEL"]}, Now: now}), "/v1"),
+		serve("GOTENBERG_URL", mockgotenberg.New(), ""),
+	)
+	if err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// Attach points the doubles' callbacks at the product running at url:
+// Twilio's inbound messages and SendGrid's events.
+func (d *Doubles) Attach(url string) {
+	d.Twilio.SetInboundURL(url + "/api/v1/webhooks/twilio/inbound")
+	d.SendGrid.SetEventsURL(url + "/api/v1/webhooks/sendgrid/events")
+}
+
+// Close stops the doubles, last started first.
+func (d *Doubles) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
