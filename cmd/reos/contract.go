@@ -138,7 +138,7 @@ func startContractRun(ctx context.Context, base *app.Main) (*app.Main, *app.Doub
 	u.Path += "_contract_run"
 	if err := app.EnsureDatabase(ctx, u.String()); err != nil {
 		doubles.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("the contract run needs a database of its own, %s (create it, or let the role create databases): %w", strings.TrimPrefix(u.Path, "/"), err)
 	}
 	vars := map[string]string{"DATABASE_URL": u.String(), "REDIS_URL": base.Config.RedisURL, "AMQP_URL": base.Config.AMQPURL,
 		"QUEUE_PREFIX": base.Config.QueuePrefix + "-contract-run", "REOS_DATA_DIR": dir, "REOS_ADDR": "127.0.0.1:0",
