@@ -170,9 +170,26 @@ func (s *Stream) dispatch(e Event) {
 }
 
 // Run reads the stream from now on and hands every event to the
-// subscribers, until ctx ends.
+// subscribers, until ctx ends. It reads after a concrete id, never "$"
+// again after a read that timed out: an event added between two blocking
+// reads would be skipped.
 func (s *Stream) Run(ctx context.Context) {
-	last := "$"
+	last := ""
+	for last == "" && ctx.Err() == nil {
+		newest, err := s.c.XRevRangeN(ctx, s.key, "+", "-", 1).Result()
+		switch {
+		case err != nil:
+			s.logger.Warn("live updates: reading the event stream", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		case len(newest) == 0:
+			last = "0-0"
+		default:
+			last = newest[0].ID
+		}
+	}
 	for ctx.Err() == nil {
 		res, err := s.c.XRead(ctx, &goredis.XReadArgs{Streams: []string{s.key, last}, Block: 250 * time.Millisecond, Count: 256}).Result()
 		if errors.Is(err, goredis.Nil) {
