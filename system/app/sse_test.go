@@ -157,7 +157,17 @@ func TestSSELiveReplayAndReset(t *testing.T) {
 	for i := range 40 {
 		s.do("PATCH", "/api/v1/properties/33", token, map[string]any{"notes": strings.Repeat("x", i+1)})
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Wait for the relay to have put all 43 events into the stream.
+	key := s.main.Config.QueuePrefix + ":events"
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := s.main.Redis.XInfoStream(context.Background(), key).Result()
+		if err == nil && info.EntriesAdded >= 43 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds %+v, %v; want 43 events added", info, err)
+		}
+	}
 	c3, _ := s.connect(token, first.id)
 	if e := c3.next(t, ""); e.event != "reset" {
 		t.Errorf("after the buffer moved on, first event = %+v, want reset", e)
