@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"net/mail"
 	"time"
 )
 
@@ -23,6 +24,18 @@ type Email struct {
 	MessageID string
 	// Headers are extra headers.
 	Headers map[string]string
+}
+
+// Addresses parses From and To; an address that is not one is EINVALID,
+// named as the API names it.
+func (e *Email) Addresses() (from, to *mail.Address, err error) {
+	if from, err = mail.ParseAddress(e.From); err != nil {
+		return nil, nil, Invalid(map[string]string{"from": "not an email address"})
+	}
+	if to, err = mail.ParseAddress(e.To); err != nil {
+		return nil, nil, Invalid(map[string]string{"to_address": "not an email address"})
+	}
+	return from, to, nil
 }
 
 // Mailer sends email.

@@ -25,7 +25,7 @@ type instance struct {
 
 // openInstances returns n instances on one seeded database; each watches
 // versions until the test ends.
-func openInstances(t *testing.T, n int) []instance {
+func openInstances(t testing.TB, n int) []instance {
 	t.Helper()
 	ctx := context.Background()
 	url := postgrestest.NewDatabase(t)
@@ -55,7 +55,7 @@ func openInstances(t *testing.T, n int) []instance {
 }
 
 // waitListening waits until n connections LISTEN on the database.
-func waitListening(t *testing.T, db *postgres.DB, n int) {
+func waitListening(t testing.TB, db *postgres.DB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -75,7 +75,7 @@ func waitListening(t *testing.T, db *postgres.DB, n int) {
 }
 
 // eventually polls version until it returns want, for up to 2 s.
-func eventually(t *testing.T, what string, want int64, version func() (int64, error)) {
+func eventually(t testing.TB, what string, want int64, version func() (int64, error)) {
 	t.Helper()
 	var got int64
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -180,30 +180,8 @@ func TestVersionOfMissingProperty(t *testing.T) {
 // the moment B's cache has the new version.
 func BenchmarkVersionNotification(b *testing.B) {
 	ctx := context.Background()
-	url := postgrestest.NewDatabase(b)
-	var in []*postgres.PropertyService
-	for i := range 2 {
-		db, err := postgres.Open(ctx, url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(db.Close)
-		if i == 0 {
-			if _, err := db.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := db.Seed(ctx, postgres.SeedOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		watch, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { db.WatchVersions(watch, slog.New(slog.NewTextHandler(io.Discard, nil))) })
-		b.Cleanup(func() { stop(); wg.Wait() })
-		in = append(in, postgres.NewPropertyService(db))
-	}
-	a, bb := in[0], in[1]
-	time.Sleep(200 * time.Millisecond) // both listening
+	in := openInstances(b, 2)
+	a, bb := in[0].properties, in[1].properties
 	bb.PropertyVersion(ctx, 30)
 	var lag []time.Duration
 	notes := "bench"

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/mail"
 	"strings"
 
 	"github.com/real-estate-os/reos/system"
@@ -108,13 +107,9 @@ func (e *Error) Error() string {
 // is not one is refused before sending. Anything else (401, 403, 429,
 // 5xx, no answer) may pass and is returned for a retry.
 func (c *Client) SendEmail(ctx context.Context, e *system.Email) (string, error) {
-	from, err := mail.ParseAddress(e.From)
+	from, to, err := e.Addresses()
 	if err != nil {
-		return "", system.Invalid(map[string]string{"from": "not an email address"})
-	}
-	to, err := mail.ParseAddress(e.To)
-	if err != nil {
-		return "", system.Invalid(map[string]string{"to_address": "not an email address"})
+		return "", err
 	}
 	m := Mail{
 		Personalizations: []Personalization{{To: []Address{{Email: to.Address, Name: to.Name}}}},

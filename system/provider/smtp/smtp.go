@@ -75,13 +75,9 @@ func (m *Mailer) Check(ctx context.Context) error {
 
 // SendEmail sends e and returns its Message-ID.
 func (m *Mailer) SendEmail(ctx context.Context, e *system.Email) (string, error) {
-	from, err := mail.ParseAddress(e.From)
+	from, to, err := e.Addresses()
 	if err != nil {
-		return "", system.Invalid(map[string]string{"from": "not an email address"})
-	}
-	to, err := mail.ParseAddress(e.To)
-	if err != nil {
-		return "", system.Invalid(map[string]string{"to_address": "not an email address"})
+		return "", err
 	}
 	id := "<" + newID() + "@" + m.hostname() + ">"
 	msg, err := m.compose(e, from, to, id)
