@@ -6,8 +6,9 @@ import (
 )
 
 // MessageStatus is where a message stands. Outbound messages move
-// queued → sending → sent → delivered, or end undelivered, failed or
-// refused (do-not-contact); inbound messages are received.
+// queued → sending → sent → delivered, or end undelivered, failed, refused
+// (do-not-contact) or suppressed (external sends off); inbound messages are
+// received.
 type MessageStatus string
 
 // The message statuses.
@@ -19,7 +20,10 @@ const (
 	MessageUndelivered MessageStatus = "undelivered"
 	MessageFailed      MessageStatus = "failed"
 	MessageRefused     MessageStatus = "refused"
-	MessageReceived    MessageStatus = "received"
+	// MessageSuppressed is a production send held back because
+	// FEATURE_EXTERNAL_SENDS is off: no real recipient got it.
+	MessageSuppressed MessageStatus = "suppressed"
+	MessageReceived   MessageStatus = "received"
 )
 
 // Rank orders statuses so that late or repeated vendor callbacks never move
@@ -32,7 +36,7 @@ func (s MessageStatus) Rank() int {
 		return 1
 	case MessageSent:
 		return 2
-	case MessageDelivered, MessageUndelivered, MessageFailed, MessageRefused, MessageReceived:
+	case MessageDelivered, MessageUndelivered, MessageFailed, MessageRefused, MessageSuppressed, MessageReceived:
 		return 3
 	}
 	return -1

@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
-	"github.com/real-estate-os/reos/system/postgres"
 )
 
 // contractRun starts a second stack in production mode, with every vendor
@@ -58,25 +56,35 @@ func contractRun(ctx context.Context, base *app.Main, out io.Writer, c *checker)
 		}
 		return nil
 	})
-	p.check("POST /api/v1/auth/login as a user made for the run (production seeds no demo users)", func() error {
+	p.check("POST /api/v1/auth/login as an admin made by `reos users create` (production seeds no demo users)", func() error {
 		email, password := "green-"+strings.ToLower(rand.Text()[:8])+"@example.com", rand.Text()
-		hash, err := api.HashPassword(password)
-		if err != nil {
-			return err
-		}
-		if err := postgres.NewUserService(m.DB).CreateUser(ctx, &system.User{Email: email, Role: system.RoleAgent, PasswordHash: hash}); err != nil {
+		if _, _, err := m.CreateUser(ctx, email, system.RoleAdmin, password); err != nil {
 			return err
 		}
 		return p.login(email, password)
 	})
-	p.check("a memo for property 30: text from the OpenAI double, printed by the Gotenberg double, fetched from S3", func() error {
+	propertyID := 0
+	p.check("POST /api/v1/properties creates the run's property (production seeds no demo properties)", func() error {
+		var created struct {
+			ID int `json:"id"`
+		}
+		if err := p.do("POST", "/api/v1/properties", map[string]any{"address": "1 Contract Run Way", "city": "Austin", "state": "TX",
+			"zip": "78701", "owner_name": "Casey Contract", "owner_phone": "+12055550129", "owner_email": "owner@example.com",
+			"list_price_cents": 25000000, "arv_cents": 32000000, "rehab_cents": 3000000, "monthly_rent_cents": 210000,
+			"cap_rate_bps": 650, "tags": []string{"contract-run"}, "listed_on": "2026-01-15"}, &created); err != nil {
+			return err
+		}
+		propertyID = created.ID
+		return nil
+	})
+	p.check("a memo for that property: text from the OpenAI double, printed by the Gotenberg double, fetched from S3", func() error {
 		var job struct {
 			ID      string `json:"job_id"`
 			Status  string `json:"status"`
 			Error   string `json:"error"`
 			MemoURL string `json:"memo_url"`
 		}
-		if err := p.do("POST", "/api/v1/jobs/memo/generate", map[string]int{"property_id": 30}, &job); err != nil {
+		if err := p.do("POST", "/api/v1/jobs/memo/generate", map[string]int{"property_id": propertyID}, &job); err != nil {
 			return err
 		}
 		if err := waitFor(func() (bool, error) {
@@ -100,7 +108,7 @@ func contractRun(ctx context.Context, base *app.Main, out io.Writer, c *checker)
 		return nil
 	})
 	p.check("POST /api/v1/communications/sms reaches delivered through Twilio's signed callbacks", func() error {
-		return greenSMS(p)
+		return greenSMS(p, propertyID)
 	})
 	p.check("POST /api/v1/communications/email-thread reaches delivered through SendGrid's signed events", func() error {
 		var sent struct {
@@ -108,11 +116,11 @@ func contractRun(ctx context.Context, base *app.Main, out io.Writer, c *checker)
 				ID string `json:"id"`
 			} `json:"message"`
 		}
-		if err := p.do("POST", "/api/v1/communications/email-thread", map[string]any{"property_id": 30, "to_address": "owner30@example.com",
+		if err := p.do("POST", "/api/v1/communications/email-thread", map[string]any{"property_id": propertyID, "to_address": "owner@example.com",
 			"subject": "reos green", "body": "A contract-run email."}, &sent); err != nil {
 			return err
 		}
-		return waitStatus(p, 30, sent.Message.ID, "delivered")
+		return waitStatus(p, propertyID, sent.Message.ID, "delivered")
 	})
 	p.check("no provider tried to connect off the machine (egress log)", func() error {
 		n, err := refusedSince(m, 0)
@@ -157,6 +165,10 @@ func startContractRun(ctx context.Context, base *app.Main) (*app.Main, *app.Doub
 		doubles.Close()
 		return nil, nil, err
 	}
-	doubles.Attach(m.URL())
+	if err := doubles.Attach(m.URL()); err != nil {
+		m.Close()
+		doubles.Close()
+		return nil, nil, err
+	}
 	return m, doubles, nil
 }

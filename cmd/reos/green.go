@@ -129,7 +129,7 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 			return greenMemo(c)
 		})
 		c.check("POST /api/v1/communications/sms reaches delivered through the mock Twilio's signed callbacks", func() error {
-			return greenSMS(c)
+			return greenSMS(c, 30)
 		})
 		c.check("an SMS to a do-not-contact number answers 422 …/dnc", func() error {
 			err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": 7, "to": "+12055550106", "body": "green"}, nil)
@@ -255,14 +255,14 @@ func greenMemo(c *checker) error {
 	return nil
 }
 
-func greenSMS(c *checker) error {
+func greenSMS(c *checker, propertyID int) error {
 	var sent struct {
 		MessageID string `json:"message_id"`
 	}
-	if err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": 30, "to": "+12055550129"}, &sent); err != nil {
+	if err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": propertyID, "to": "+12055550129", "body": "reos green: a text through the SMS provider"}, &sent); err != nil {
 		return err
 	}
-	return waitStatus(c, 30, sent.MessageID, "delivered")
+	return waitStatus(c, propertyID, sent.MessageID, "delivered")
 }
 
 // waitStatus waits up to 30 s for a message of a property to reach status.

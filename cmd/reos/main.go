@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/real-estate-os/reos/fixtures"
@@ -19,29 +20,39 @@ import (
 )
 
 type command struct {
-	name    string
+	name    string // one word, or two ("users create")
 	summary string
 	run     func(ctx context.Context, m *app.Main, stdout io.Writer) error
+	// flags adds the command's own flags beside the configuration's and
+	// returns its run function, which sees their values.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, m *app.Main, stdout io.Writer) error
 }
 
+// stdin is where commands read secrets (users create's password).
+var stdin io.Reader = os.Stdin
+
 var commands = []command{
-	{"up", "apply migrations, seed, and serve the API until interrupted", up},
-	{"green", "start the stack on a free port, check it over HTTP, print each check, and stop", green},
-	{"migrate", "apply pending database migrations and exit", func(ctx context.Context, m *app.Main, _ io.Writer) error {
+	{name: "up", summary: "apply migrations, seed, and serve the API until interrupted", run: up},
+	{name: "green", summary: "start the stack on a free port, check it over HTTP, print each check, and stop", run: green},
+	{name: "migrate", summary: "apply pending database migrations and exit", run: func(ctx context.Context, m *app.Main, _ io.Writer) error {
 		if err := m.Open(ctx); err != nil {
 			return err
 		}
 		return m.Migrate(ctx)
 	}},
-	{"seed", "apply migrations, write the fixtures (idempotent) and exit", func(ctx context.Context, m *app.Main, _ io.Writer) error {
-		if err := m.Open(ctx); err != nil {
-			return err
+	{name: "seed", summary: "apply migrations, write the fixtures (idempotent) and exit: templates and rules in every mode, the demo data in mock mode", flags: func(fs *flag.FlagSet) func(context.Context, *app.Main, io.Writer) error {
+		demo := fs.Bool("demo", false, "also write the demo properties and do-not-contact list in production mode (demo users stay mock-only)")
+		return func(ctx context.Context, m *app.Main, _ io.Writer) error {
+			if err := m.Open(ctx); err != nil {
+				return err
+			}
+			if err := m.Migrate(ctx); err != nil {
+				return err
+			}
+			return m.Seed(ctx, *demo)
 		}
-		if err := m.Migrate(ctx); err != nil {
-			return err
-		}
-		return m.Seed(ctx)
 	}},
+	{name: "users create", summary: "create a user, reading the password from the first line of standard input (idempotent on the email)", flags: usersCreate},
 }
 
 func main() {
@@ -71,9 +82,13 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	var cmd *command
 	for i := range commands {
-		if commands[i].name == args[0] {
+		if name, _, two := strings.Cut(commands[i].name, " "); commands[i].name == args[0] ||
+			two && name == args[0] && len(args) > 1 && commands[i].name == args[0]+" "+args[1] {
 			cmd = &commands[i]
 		}
+	}
+	if cmd != nil && strings.Contains(cmd.name, " ") {
+		args = append([]string{cmd.name}, args[2:]...)
 	}
 	if cmd == nil {
 		fmt.Fprintf(stderr, "reos: unknown command %q\n\n", args[0])
@@ -86,6 +101,10 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: reos %s [flags]\n\n%s.\n\nEvery flag is also an environment variable; a flag wins over its variable.\n\n", cmd.name, cmd.summary)
 		config.Help(fs.Output())
+	}
+	runCmd := cmd.run
+	if cmd.flags != nil {
+		runCmd = cmd.flags(fs)
 	}
 	values := map[string]*string{}
 	for _, v := range config.Vars {
@@ -114,7 +133,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	m := &app.Main{Config: cfg, Logger: logger}
-	err = cmd.run(ctx, m, stdout)
+	err = runCmd(ctx, m, stdout)
 	if cerr := m.Close(); err == nil {
 		err = cerr
 	}
@@ -146,11 +165,11 @@ func up(ctx context.Context, m *app.Main, stdout io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "reos runs the Real Estate OS platform credential-free and proves it works.\n\nUsage: reos <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
-	fmt.Fprintf(w, "  %-8s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
-	fmt.Fprintf(w, "  %-8s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
+	fmt.Fprintf(w, "  %-12s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
+	fmt.Fprintf(w, "  %-12s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
+	fmt.Fprintf(w, "  %-12s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)
 }

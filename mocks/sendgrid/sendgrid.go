@@ -3,9 +3,10 @@
 // the way tsg_mail_v3.json describes it (required fields, addresses,
 // lengths; QUIRKS.md's allowances), answers with SendGrid's statuses, error
 // bodies and X-Message-Id, keeps what it accepted for inspection
-// (GET /mock/messages), and — when told where — posts SendGrid's Signed
-// Event Webhook for each accepted message: processed, then delivered, signed
-// with ECDSA P-256 as SendGrid signs them.
+// (GET /mock/messages), and posts SendGrid's Event Webhook for each accepted
+// message — processed, then delivered — to the webhooks configured through
+// SendGrid's own settings API (/v3/user/webhooks/event/settings…), signed
+// with ECDSA P-256 as SendGrid signs them once signing is enabled there.
 package sendgrid
 
 import (
@@ -56,7 +57,10 @@ type Message struct {
 	HTML       string            `json:"html,omitempty"`
 	Headers    map[string]string `json:"headers,omitempty"`
 	CustomArgs map[string]any    `json:"custom_args,omitempty"`
-	Received   time.Time         `json:"received"`
+	// Sandbox is a request in sandbox mode: validated, answered 200,
+	// delivered to nobody.
+	Sandbox  bool      `json:"sandbox,omitempty"`
+	Received time.Time `json:"received"`
 }
 
 // Server is the double. Its zero value is not usable: call New.
@@ -64,10 +68,10 @@ type Server struct {
 	cfg Config
 	mux *http.ServeMux
 
-	mu        sync.Mutex
-	messages  []Message
-	eventsURL string
-	wg        sync.WaitGroup
+	mu       sync.Mutex
+	messages []Message
+	webhooks []*webhook
+	wg       sync.WaitGroup
 }
 
 // New returns a double accepting cfg.APIKey.
@@ -82,16 +86,37 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.mux.HandleFunc("/v3/mail/send", s.handleSend)
+	s.mux.HandleFunc("/v3/mail/send", s.authed(s.handleSend))
 	s.mux.HandleFunc("GET /mock/messages", s.handleMessages)
+	s.webhookRoutes()
 	return s
 }
 
-// SetEventsURL makes the double post signed events to u ("" stops them).
+// SetEventsURL points the account's webhook at u, enabled and signed, as
+// PATCH /v3/user/webhooks/event/settings and …/settings/signed would; ""
+// disables it.
 func (s *Server) SetEventsURL(u string) {
+	hook := s.defaultWebhook(true)
 	s.mu.Lock()
-	s.eventsURL = u
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	hook.URL, hook.Enabled, hook.Signed, hook.Updated = u, u != "", u != "", s.cfg.Now().UTC()
+}
+
+// authed refuses requests without the API key, as SendGrid does: 401 with
+// field null.
+func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		key, ok := strings.CutPrefix(auth, "Bearer ")
+		switch {
+		case auth == "":
+			writeErrors(w, http.StatusUnauthorized, fieldError("", "authorization required"))
+		case !ok || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1:
+			writeErrors(w, http.StatusUnauthorized, fieldError("", "The provided authorization grant is invalid, expired, or revoked"))
+		default:
+			next(w, r)
+		}
+	}
 }
 
 // Messages returns what the double accepted, oldest first (the last
@@ -112,11 +137,18 @@ type errorBody struct {
 	Errors []errorItem `json:"errors"`
 }
 
+// errorItem is one error. Field is null when no field is at fault; Help,
+// on Mail Send's field errors, links the errors page's entry for the field
+// (http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.FIELD,
+// list indexes left out), as SendGrid fills it; absent elsewhere.
 type errorItem struct {
 	Message string  `json:"message"`
 	Field   *string `json:"field"`
-	Help    *string `json:"help"`
+	Help    string  `json:"help,omitempty"`
 }
+
+// mailHelp is the errors page SendGrid's Mail Send errors link to.
+const mailHelp = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message."
 
 func writeErrors(w http.ResponseWriter, status int, items ...errorItem) {
 	w.Header().Set("Content-Type", "application/json")
@@ -129,6 +161,19 @@ func fieldError(field, msg string) errorItem {
 		return errorItem{Message: msg}
 	}
 	return errorItem{Message: msg, Field: &field}
+}
+
+// mailError is a Mail Send field error with its help link.
+func mailError(field, msg string) errorItem {
+	e := fieldError(field, msg)
+	var anchor []string
+	for _, part := range strings.Split(field, ".") {
+		if _, err := strconv.Atoi(part); err != nil {
+			anchor = append(anchor, part)
+		}
+	}
+	e.Help = mailHelp + strings.Join(anchor, ".")
+	return e
 }
 
 // request is the Mail Send body as far as the double checks it.
@@ -166,34 +211,34 @@ type content struct {
 func (req *request) check() []errorItem {
 	var errs []errorItem
 	if n := len(req.Personalizations); n == 0 || n > 1000 {
-		errs = append(errs, fieldError("personalizations", "The personalizations field is required and must have 1 to 1000 personalizations."))
+		errs = append(errs, mailError("personalizations", "The personalizations field is required and must have 1 to 1000 personalizations."))
 	}
 	everyHasSubject := len(req.Personalizations) > 0
 	for i, p := range req.Personalizations {
 		if n := len(p.To); n == 0 || n > 1000 {
-			errs = append(errs, fieldError(fmt.Sprintf("personalizations.%d.to", i), "The to array is required and must have 1 to 1000 recipients."))
+			errs = append(errs, mailError(fmt.Sprintf("personalizations.%d.to", i), "The to array is required and must have 1 to 1000 recipients."))
 		}
 		for j, a := range p.To {
 			if !validEmail(a.Email) {
-				errs = append(errs, fieldError(fmt.Sprintf("personalizations.%d.to.%d.email", i, j), "Does not contain a valid address."))
+				errs = append(errs, mailError(fmt.Sprintf("personalizations.%d.to.%d.email", i, j), "Does not contain a valid address."))
 			}
 		}
 		everyHasSubject = everyHasSubject && p.Subject != nil && *p.Subject != ""
 	}
 	if req.From == nil || !validEmail(req.From.Email) {
-		errs = append(errs, fieldError("from.email", "The from object must be provided for every email send, with a valid email."))
+		errs = append(errs, mailError("from.email", "The from object must be provided for every email send, with a valid email."))
 	}
 	if req.TemplateID == "" {
 		if (req.Subject == nil || *req.Subject == "") && !everyHasSubject {
-			errs = append(errs, fieldError("subject", "The subject is required unless a template or every personalization defines one."))
+			errs = append(errs, mailError("subject", "The subject is required unless a template or every personalization defines one."))
 		}
 		if len(req.Content) == 0 {
-			errs = append(errs, fieldError("content", "Unless a template_id is provided, the content parameter is required: at least one content block."))
+			errs = append(errs, mailError("content", "Unless a template_id is provided, the content parameter is required: at least one content block."))
 		}
 	}
 	for i, c := range req.Content {
 		if c.Type == "" || c.Value == "" {
-			errs = append(errs, fieldError(fmt.Sprintf("content.%d", i), "Each content block needs a type and a value of at least one character."))
+			errs = append(errs, mailError(fmt.Sprintf("content.%d", i), "Each content block needs a type and a value of at least one character."))
 		}
 	}
 	return errs
@@ -208,16 +253,6 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeErrors(w, http.StatusMethodNotAllowed, fieldError("", "method not allowed"))
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	switch {
-	case auth == "":
-		writeErrors(w, http.StatusUnauthorized, fieldError("", "authorization required"))
-		return
-	case !ok || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1:
-		writeErrors(w, http.StatusUnauthorized, fieldError("", "The provided authorization grant is invalid, expired, or revoked"))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
@@ -238,11 +273,8 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	if req.MailSettings.SandboxMode.Enable {
-		w.WriteHeader(http.StatusOK) // validated, not sent
-		return
-	}
-	m := Message{ID: newMessageID(), From: req.From.Email, Headers: req.Headers, CustomArgs: req.CustomArgs, Received: s.cfg.Now().UTC()}
+	m := Message{ID: newMessageID(), From: req.From.Email, Headers: req.Headers, CustomArgs: req.CustomArgs,
+		Sandbox: req.MailSettings.SandboxMode.Enable, Received: s.cfg.Now().UTC()}
 	if req.Subject != nil {
 		m.Subject = *req.Subject
 	}
@@ -270,10 +302,13 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		s.messages = append(s.messages[:0], s.messages[1:]...)
 	}
 	s.messages = append(s.messages, m)
-	eventsURL := s.eventsURL
 	s.mu.Unlock()
-	if eventsURL != "" && s.cfg.SigningKey != nil {
-		s.wg.Go(func() { s.postEvents(eventsURL, m) })
+	if m.Sandbox {
+		w.WriteHeader(http.StatusOK) // validated, delivered to nobody, no events
+		return
+	}
+	for _, hook := range s.eventTargets() {
+		s.wg.Go(func() { s.postEvents(hook, m) })
 	}
 	w.Header().Set("X-Message-Id", m.ID)
 	w.WriteHeader(http.StatusAccepted)
@@ -292,10 +327,14 @@ func newMessageID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// postEvents posts processed, then delivered, for every recipient of m,
-// each batch signed as SendGrid signs its Event Webhook.
-func (s *Server) postEvents(url string, m Message) {
+// postEvents posts processed, then delivered (those of the two the webhook
+// wants), for every recipient of m; each batch signed as SendGrid signs its
+// Event Webhook when the webhook has signing on.
+func (s *Server) postEvents(hook webhook, m Message) {
 	for _, kind := range []string{"processed", "delivered"} {
+		if !hook.Events[kind] {
+			continue
+		}
 		var batch []map[string]any
 		for _, to := range m.To {
 			ev := map[string]any{"email": to, "timestamp": s.cfg.Now().Unix(), "event": kind,
@@ -308,21 +347,15 @@ func (s *Server) postEvents(url string, m Message) {
 			}
 			batch = append(batch, ev)
 		}
-		if err := s.post(url, batch); err != nil {
+		if err := s.post(hook.URL, hook.Signed, batch); err != nil {
 			s.cfg.Logger.Warn("mock sendgrid: posting events", "event", kind, "err", err)
 			return
 		}
 	}
 }
 
-func (s *Server) post(url string, batch []map[string]any) error {
+func (s *Server) post(url string, signed bool, batch []map[string]any) error {
 	body, err := json.Marshal(batch)
-	if err != nil {
-		return err
-	}
-	ts := strconv.FormatInt(s.cfg.Now().Unix(), 10)
-	sum := sha256.Sum256(append([]byte(ts), body...))
-	sig, err := ecdsa.SignASN1(rand.Reader, s.cfg.SigningKey, sum[:])
 	if err != nil {
 		return err
 	}
@@ -333,8 +366,16 @@ func (s *Server) post(url string, batch []map[string]any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
-	req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+	if signed && s.cfg.SigningKey != nil {
+		ts := strconv.FormatInt(s.cfg.Now().Unix(), 10)
+		sum := sha256.Sum256(append([]byte(ts), body...))
+		sig, err := ecdsa.SignASN1(rand.Reader, s.cfg.SigningKey, sum[:])
+		if err != nil {
+			return err
+		}
+		req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
+		req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+	}
 	res, err := s.cfg.HTTP.Do(req)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -245,22 +247,54 @@ type createUserRequest struct {
 // Password length bounds; bcrypt reads at most 72 bytes.
 const minPassword, maxPassword = 12, 72
 
+// commonPasswords are refused whatever their length: the first ones any
+// guesser tries, and this product's public demo password.
+var commonPasswords = []string{"password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "reos-demo", "changeme"}
+
+// CheckNewUser returns what is wrong with a new user's email, role and
+// password, by field; empty when they will do. A password must be 12 to 72
+// bytes (bcrypt's limit) of valid UTF-8 without control characters, use at
+// least 6 different characters, and contain neither the email's name nor a
+// well-known password.
+func CheckNewUser(email string, role system.Role, password string) map[string]string {
+	bad := map[string]string{}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		bad["email"] = "a plain address, e.g. agent@example.com"
+	}
+	if !role.Valid() {
+		bad["role"] = "agent or admin"
+	}
+	lower := strings.ToLower(password)
+	local, _, _ := strings.Cut(strings.ToLower(email), "@")
+	distinct := map[rune]bool{}
+	for _, r := range password {
+		distinct[r] = true
+	}
+	switch {
+	case len(password) < minPassword || len(password) > maxPassword:
+		bad["password"] = fmt.Sprintf("%d to %d bytes", minPassword, maxPassword)
+	case !utf8.ValidString(password) || strings.IndexFunc(password, unicode.IsControl) >= 0:
+		bad["password"] = "valid UTF-8 without control characters"
+	case len(distinct) < 6:
+		bad["password"] = "too weak: use at least 6 different characters"
+	case len(local) >= 3 && strings.Contains(lower, local):
+		bad["password"] = "too weak: contains the email's name"
+	default:
+		for _, c := range commonPasswords {
+			if strings.Contains(lower, c) {
+				bad["password"] = "too weak: contains a well-known password"
+			}
+		}
+	}
+	return bad
+}
+
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
 	var req createUserRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	bad := map[string]string{}
-	if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
-		bad["email"] = "a plain address, e.g. agent@example.com"
-	}
-	if n := len(req.Password); n < minPassword || n > maxPassword {
-		bad["password"] = fmt.Sprintf("%d to %d bytes", minPassword, maxPassword)
-	}
-	if !req.Role.Valid() {
-		bad["role"] = "agent or admin"
-	}
-	if len(bad) > 0 {
+	if bad := CheckNewUser(req.Email, req.Role, req.Password); len(bad) > 0 {
 		return system.Invalid(bad)
 	}
 	hash, err := HashPassword(req.Password)

@@ -37,7 +37,7 @@ var linkPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
 // fill renders the stage template for a property when the client left the
 // subject or body empty.
 func (s *Server) fill(r *http.Request, ch system.Channel, p *system.Property, subject, body *string) error {
-	if *body != "" && (ch == system.ChannelSMS || *subject != "") {
+	if *body != "" && *subject != "" {
 		return nil
 	}
 	t, err := s.templates.FindTemplate(r.Context(), ch, p.Stage)
@@ -134,7 +134,10 @@ func (s *Server) handleSMS(w http.ResponseWriter, r *http.Request) error {
 	if !system.E164.MatchString(req.To) {
 		bad["to"] = "E.164, e.g. +16145550100"
 	}
-	if len([]rune(req.Body)) > maxSMSChars {
+	switch {
+	case strings.TrimSpace(req.Body) == "":
+		bad["body"] = "required: the text to send (Twilio refuses an empty body, 21602)"
+	case len([]rune(req.Body)) > maxSMSChars:
 		bad["body"] = fmt.Sprintf("at most %d characters", maxSMSChars)
 	}
 	if len(bad) > 0 {
@@ -142,10 +145,6 @@ func (s *Server) handleSMS(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.properties.FindPropertyByID(r.Context(), req.PropertyID)
 	if err != nil {
-		return err
-	}
-	subject := "-"
-	if err := s.fill(r, system.ChannelSMS, p, &subject, &req.Body); err != nil {
 		return err
 	}
 	m := &system.Message{PropertyID: p.ID, Channel: system.ChannelSMS, To: req.To, From: s.smsFrom, Body: req.Body}

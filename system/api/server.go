@@ -298,13 +298,14 @@ type providerHealth struct {
 type providersResponse struct {
 	AppMode config.Mode `json:"app_mode"`
 	config.Providers
+	Sends    string          `json:"sends"`
 	Features config.Features `json:"features"`
 	// Health is only present with ?verbose=1, so the seed's shape stays.
 	Health map[string]providerHealth `json:"health,omitempty"`
 }
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Features: s.cfg.Features}
+	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Sends: s.cfg.Sends(), Features: s.cfg.Features}
 	switch r.URL.Query().Get("verbose") {
 	case "", "0", "false":
 	case "1", "true":

@@ -122,9 +122,12 @@ func (m *Main) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Seed writes the fixtures; demo users only in mock mode.
-func (m *Main) Seed(ctx context.Context) error {
-	var opts postgres.SeedOptions
+// Seed writes the product's configuration (templates, rules) in every
+// mode, and the demo data — properties, do-not-contact list, users — in
+// mock mode. demo adds the demo properties and do-not-contact list in
+// production too; demo users, whose password is public, never go there.
+func (m *Main) Seed(ctx context.Context, demo bool) error {
+	opts := postgres.SeedOptions{Demo: demo || m.Config.Mode == config.ModeMock}
 	if m.Config.Mode == config.ModeMock {
 		hash, err := api.HashPassword(fixtures.DemoPassword)
 		if err != nil {
@@ -140,6 +143,34 @@ func (m *Main) Seed(ctx context.Context) error {
 	return nil
 }
 
+// CreateUser makes a user with the password given, once: a user that
+// already has the email is returned as it is, with created false. A weak
+// password or a bad email or role is EINVALID.
+func (m *Main) CreateUser(ctx context.Context, email string, role system.Role, password string) (u *system.User, created bool, err error) {
+	bad := api.CheckNewUser(email, role, password)
+	if len(bad) > 0 {
+		return nil, false, system.Invalid(bad)
+	}
+	users := postgres.NewUserService(m.DB)
+	if u, err := users.FindUserByEmail(ctx, email); err == nil {
+		return u, false, nil
+	} else if system.ErrorCode(err) != system.ENOTFOUND {
+		return nil, false, err
+	}
+	hash, err := api.HashPassword(password)
+	if err != nil {
+		return nil, false, err
+	}
+	u = &system.User{Email: email, Role: role, PasswordHash: hash}
+	if err := users.CreateUser(ctx, u); system.ErrorCode(err) == system.ECONFLICT {
+		u, err = users.FindUserByEmail(ctx, email) // created meanwhile by another call
+		return u, false, err
+	} else if err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
 // Run opens everything, migrates, seeds and starts serving the API. It
 // returns once the API listens; Close stops it.
 func (m *Main) Run(ctx context.Context) error {
@@ -152,7 +183,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := m.Seed(ctx); err != nil {
+	if err := m.Seed(ctx, false); err != nil {
 		return err
 	}
 	secret, err := m.jwtSecret()

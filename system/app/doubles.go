@@ -1,13 +1,17 @@
 package app
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -44,7 +48,7 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 		"APP_MODE": "production", "JWT_SECRET": secret(32),
 		"TWILIO_ACCOUNT_SID": "AC" + secret(16), "TWILIO_AUTH_TOKEN": secret(16), "TWILIO_FROM_NUMBER": mocktwilio.MagicFrom,
 		"SENDGRID_API_KEY": "SG." + secret(16), "S3_ACCESS_KEY_ID": "contract-run", "S3_SECRET_ACCESS_KEY": secret(16),
-		"FEATURE_USE_LLM": "true", "OPENAI_API_KEY": "sk-" + secret(16), "OPENAI_MODEL": "gpt-4o-mini",
+		"FEATURE_EXTERNAL_SENDS": "true", "FEATURE_USE_LLM": "true", "OPENAI_API_KEY": "sk-" + secret(16), "OPENAI_MODEL": "gpt-4o-mini",
 	}}
 	serve := func(env string, h http.Handler, suffix string) error {
 		u, stop, err := serveLoopback(h)
@@ -90,10 +94,50 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 }
 
 // Attach points the doubles' callbacks at the product running at url:
-// Twilio's inbound messages and SendGrid's events.
-func (d *Doubles) Attach(url string) {
+// Twilio's inbound messages, and SendGrid's events — configured through
+// SendGrid's Event Webhook settings API, as an operator configures SendGrid
+// (url and enabled, then signing on, then the public key read back).
+func (d *Doubles) Attach(url string) error {
 	d.Twilio.SetInboundURL(url + "/api/v1/webhooks/twilio/inbound")
-	d.SendGrid.SetEventsURL(url + "/api/v1/webhooks/sendgrid/events")
+	base := d.Env["SENDGRID_BASE_URL"] + "/v3/user/webhooks/event/settings"
+	call := func(method, u string, body any, out any) error {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, u, rd)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+d.Env["SENDGRID_API_KEY"])
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+			return fmt.Errorf("sendgrid double: %s %s: %d %s", method, u, res.StatusCode, msg)
+		}
+		if out != nil {
+			return json.NewDecoder(res.Body).Decode(out)
+		}
+		return nil
+	}
+	var signed struct {
+		PublicKey string `json:"public_key"`
+	}
+	err := errors.Join(
+		call(http.MethodPatch, base, map[string]any{"enabled": true, "url": url + "/api/v1/webhooks/sendgrid/events", "processed": true, "delivered": true}, nil),
+		call(http.MethodPatch, base+"/signed", map[string]bool{"enabled": true}, nil),
+		call(http.MethodGet, base+"/signed", nil, &signed),
+	)
+	if err == nil && signed.PublicKey != d.Env["SENDGRID_WEBHOOK_PUBLIC_KEY"] {
+		err = errors.New("sendgrid double: the signed webhook's public key is not SENDGRID_WEBHOOK_PUBLIC_KEY")
+	}
+	return err
 }
 
 // Close stops the doubles, last started first.

@@ -167,7 +167,7 @@ func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
 			return fmt.Errorf("EMAIL_FROM %q: %w", c.EmailFrom, err)
 		}
 		client := &sendgrid.Client{BaseURL: c.SendGridBaseURL, APIKey: c.SendGridAPIKey, From: from.Address,
-			HTTP: p.Guard.HTTPClient(name, 15*time.Second)}
+			Sandbox: c.Sends() == config.SendsSandbox, HTTP: p.Guard.HTTPClient(name, 15*time.Second)}
 		p.Mailer = client
 		p.checks = append(p.checks, api.ProviderCheck{Role: "email", Name: name, Check: client.Check})
 		return nil

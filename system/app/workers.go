@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres"
 	"github.com/real-estate-os/reos/system/rabbitmq"
 	reosredis "github.com/real-estate-os/reos/system/redis"
@@ -228,6 +229,9 @@ func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
 	if err != nil || !send {
 		return err
 	}
+	if w.m.Config.Sends() == config.SendsSandbox {
+		return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSuppressed, "", suppressedNote)
+	}
 	client := w.m.Providers.SMS
 	if resumed && m.ClaimedAt != nil {
 		// Ask Twilio whether the interrupted attempt got through before
@@ -262,8 +266,14 @@ func (w *workers) email(ctx context.Context, msg *rabbitmq.Message) error {
 	if err != nil {
 		return w.failSend(ctx, m, err)
 	}
+	if w.m.Config.Sends() == config.SendsSandbox {
+		return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSuppressed, id, suppressedNote+" (SendGrid validated it in sandbox mode)")
+	}
 	return w.messages.SetMessageStatus(ctx, m.ID, system.MessageSent, id, "")
 }
+
+// suppressedNote explains a send held back in production.
+const suppressedNote = "FEATURE_EXTERNAL_SENDS=false: delivered to nobody"
 
 // trackedHTML renders the text body as HTML whose links go through the
 // click tracker, with the open-tracking pixel at the end.

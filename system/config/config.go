@@ -129,7 +129,7 @@ var Vars = []Var{
 			}
 			return nil
 		}},
-	{Name: "FEATURE_EXTERNAL_SENDS", Default: "false", Usage: "let email and SMS leave the machine (refused in mock mode)", set: boolVar(func(c *Config) *bool { return &c.Features.ExternalSends })},
+	{Name: "FEATURE_EXTERNAL_SENDS", Default: "false", Usage: "let email and SMS reach real recipients; when false, production sends email in SendGrid's sandbox mode and records SMS as suppressed (refused in mock mode)", set: boolVar(func(c *Config) *bool { return &c.Features.ExternalSends })},
 	{Name: "FEATURE_USE_LLM", Default: "false", Usage: "write memo text with OpenAI instead of the deterministic templates", set: boolVar(func(c *Config) *bool { return &c.Features.UseLLM })},
 	{Name: "FEATURE_RATE_LIMIT", Default: "true", Usage: "rate-limit the API through Redis", set: boolVar(func(c *Config) *bool { return &c.Features.RateLimit })},
 	{Name: "FEATURE_WEBHOOK_SIGNATURES", Default: "true", Usage: "verify webhook signatures (cannot be turned off in production)", set: boolVar(func(c *Config) *bool { return &c.Features.WebhookSignatures })},
@@ -427,6 +427,24 @@ func (c *Config) Providers() Providers {
 		p.LLM = "openai"
 	}
 	return p
+}
+
+// Where sends go (Sends).
+const (
+	SendsStandIns = "stand-ins" // mock mode: Mailpit and the mock Twilio
+	SendsSandbox  = "sandbox"   // production, FEATURE_EXTERNAL_SENDS=false: nobody receives anything
+	SendsLive     = "live"      // production, FEATURE_EXTERNAL_SENDS=true
+)
+
+// Sends says whether email and SMS reach real recipients.
+func (c *Config) Sends() string {
+	switch {
+	case c.Mode == ModeMock:
+		return SendsStandIns
+	case c.Features.ExternalSends:
+		return SendsLive
+	}
+	return SendsSandbox
 }
 
 // Help writes every variable with its default and meaning.

@@ -175,6 +175,17 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// requestID sets Twilio-Request-Id on every answer, as Twilio does: RQ and
+// 32 hex digits, new for each request.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 16)
+		rand.Read(b)
+		w.Header().Set("Twilio-Request-Id", "RQ"+hex.EncodeToString(b))
+		next.ServeHTTP(w, r)
+	})
+}
+
 // SetInboundURL changes where inbound messages are posted.
 func (s *Server) SetInboundURL(u string) {
 	s.mu.Lock()
@@ -184,6 +195,7 @@ func (s *Server) SetInboundURL(u string) {
 
 func (s *Server) routes() {
 	r := chi.NewRouter()
+	r.Use(requestID)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path), http.StatusNotFound)
 	})
@@ -289,16 +301,21 @@ func (s *Server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInspect(w http.ResponseWriter, r *http.Request) {
-	to, from := r.URL.Query().Get("To"), r.URL.Query().Get("From")
+	writeJSON(w, http.StatusOK, map[string]any{"messages": s.Messages(r.URL.Query().Get("To"), r.URL.Query().Get("From"))})
+}
+
+// Messages returns the messages to and from the numbers given ("" for
+// any), newest first: what GET /mock/messages answers.
+func (s *Server) Messages(to, from string) []Record {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := []Record{}
 	for _, rec := range s.sorted() {
 		if (to == "" || rec.To == to) && (from == "" || deref(rec.From) == from) {
 			out = append(out, copyRecord(rec))
 		}
 	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	return out
 }
 
 func (s *Server) handleClear(w http.ResponseWriter, r *http.Request) {

@@ -27,7 +27,7 @@ func openDB(t *testing.T, seed bool) *postgres.DB {
 		t.Fatal(err)
 	}
 	if seed {
-		if _, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"}); err != nil {
+		if _, err := db.Seed(ctx, postgres.SeedOptions{Demo: true, DemoPasswordHash: "hash"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +73,7 @@ func TestMigrateFromEmptyIsIdempotent(t *testing.T) {
 func TestSeedIsIdempotentAndDeterministic(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t, false)
-	first, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"})
+	first, err := db.Seed(ctx, postgres.SeedOptions{Demo: true, DemoPasswordHash: "hash"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSeedIsIdempotentAndDeterministic(t *testing.T) {
 	}
 	sum := checksum(t, db)
 
-	second, err := db.Seed(ctx, postgres.SeedOptions{DemoPasswordHash: "hash"})
+	second, err := db.Seed(ctx, postgres.SeedOptions{Demo: true, DemoPasswordHash: "hash"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,29 @@ func TestSeedIsIdempotentAndDeterministic(t *testing.T) {
 
 func TestSeedWithoutDemoUsers(t *testing.T) {
 	db := openDB(t, false)
-	rep, err := db.Seed(context.Background(), postgres.SeedOptions{})
+	rep, err := db.Seed(context.Background(), postgres.SeedOptions{Demo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Users != 0 {
-		t.Errorf("Seed without a demo password created %d users", rep.Users)
+	if rep.Users != 0 || rep.Properties != 50 {
+		t.Errorf("Seed with demo data but no demo password: %+v, want 50 properties and no users", rep)
+	}
+}
+
+// Production's seed: the product's configuration, no demo data at all.
+func TestSeedWithoutDemoData(t *testing.T) {
+	db := openDB(t, false)
+	rep, err := db.Seed(context.Background(), postgres.SeedOptions{DemoPasswordHash: "hash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Properties != 0 || rep.DNC != 0 || rep.Users != 0 || rep.Templates == 0 || rep.Rules == 0 {
+		t.Errorf("Seed without Demo: %+v, want templates and rules only", rep)
+	}
+	var rows int
+	db.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM properties) + (SELECT count(*) FROM dnc_entries) + (SELECT count(*) FROM users)`).Scan(&rows)
+	if rows != 0 {
+		t.Errorf("%d demo rows written without Demo", rows)
 	}
 }
 

@@ -9,8 +9,11 @@ import (
 	"github.com/real-estate-os/reos/fixtures"
 )
 
-// SeedOptions says what Seed writes besides the reference data.
+// SeedOptions says what Seed writes besides the product's configuration
+// (templates, next-best-action rules), which it always writes.
 type SeedOptions struct {
+	// Demo writes the demo properties and the demo do-not-contact list.
+	Demo bool
 	// DemoPasswordHash is the hash of fixtures.DemoPassword. When empty (as
 	// in production mode) no demo users are created.
 	DemoPasswordHash string
@@ -24,7 +27,8 @@ type SeedReport struct {
 // seedLock is the advisory lock key that serializes concurrent seeding.
 const seedLock = 0x7265_6f73_5345_4544 // "reosSEED"
 
-// Seed writes the fixtures. It is idempotent: rows that exist are left as
+// Seed writes the fixtures: always the product's configuration, and the
+// demo data when opts asks for it. It is idempotent: rows that exist are left as
 // they are (a seeded property an agent has since moved keeps its stage), and
 // reference data (templates, rules) is rewritten only when the fixture
 // changed. Same fixtures, same rows.
@@ -58,6 +62,9 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 			tag, err := tx.Exec(ctx, sql, args...)
 			*n += tag.RowsAffected()
 			return err
+		}
+		if !opts.Demo {
+			props, dnc = nil, nil
 		}
 		for _, f := range props {
 			p := f.System()
@@ -103,7 +110,7 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 				return err
 			}
 		}
-		if opts.DemoPasswordHash == "" {
+		if !opts.Demo || opts.DemoPasswordHash == "" {
 			return nil
 		}
 		for _, u := range users {

@@ -40,7 +40,7 @@ func openInstances(t testing.TB, n int) []instance {
 			if _, err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Seed(ctx, postgres.SeedOptions{}); err != nil {
+			if _, err := db.Seed(ctx, postgres.SeedOptions{Demo: true}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -35,7 +35,7 @@ type Limiter struct {
 }
 
 const (
-	limiterTimeout  = time.Second
+	limiterTimeout  = 2 * time.Second
 	limiterCooldown = time.Second
 )
 
@@ -83,7 +83,8 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 	}, nil
 }
 
-// allow asks Redis, waiting at most limiterTimeout: the automatic pipeline
+// allow asks Redis, waiting at most limiterTimeout (long enough for a
+// loaded 2-core machine, short enough that a dead Redis is noticed): the automatic pipeline
 // does not give up on a caller's deadline by itself (its retries against a
 // dead server take seconds), so the call runs aside and is left to finish.
 func (l *Limiter) allow(ctx context.Context, key string, limit int, period time.Duration) (*redis_rate.Result, error) {

@@ -26,7 +26,10 @@ type Client struct {
 	APIKey  string
 	// From sends Check's sandbox message (to itself).
 	From string
-	HTTP *http.Client
+	// Sandbox sends every message in SendGrid's sandbox mode: validated,
+	// answered 200, delivered to nobody.
+	Sandbox bool
+	HTTP    *http.Client
 }
 
 // Mail is the Mail Send request body: the parts of it the product uses.
@@ -102,7 +105,8 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("sendgrid: %d: %s", e.Status, strings.Join(msgs, "; "))
 }
 
-// SendEmail sends e and returns the X-Message-Id SendGrid gave it. A
+// SendEmail sends e and returns the X-Message-Id SendGrid gave it (in
+// sandbox mode, SendGrid sends none and delivers nothing). A
 // request SendGrid refuses as malformed (400) is EINVALID; an address that
 // is not one is refused before sending. Anything else (401, 403, 429,
 // 5xx, no answer) may pass and is returned for a retry.
@@ -126,7 +130,11 @@ func (c *Client) SendEmail(ctx context.Context, e *system.Email) (string, error)
 	if e.MessageID != "" {
 		m.CustomArgs = map[string]string{MessageIDArg: e.MessageID}
 	}
-	id, err := c.send(ctx, m, http.StatusAccepted)
+	want := http.StatusAccepted
+	if c.Sandbox {
+		m.MailSettings, want = &MailSettings{SandboxMode: &Setting{Enable: true}}, http.StatusOK
+	}
+	id, err := c.send(ctx, m, want)
 	var se *Error
 	if errors.As(err, &se) && se.Status == http.StatusBadRequest {
 		return "", system.Errorf(system.EINVALID, "%v", err)

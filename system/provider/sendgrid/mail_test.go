@@ -119,8 +119,19 @@ func TestSendEmail(t *testing.T) {
 	if err := client.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(double.Messages()); n != 1 {
-		t.Errorf("the sandbox check was delivered: %d messages", n)
+	if got := double.Messages(); len(got) != 2 || got[0].Sandbox || !got[1].Sandbox {
+		t.Errorf("the double holds %+v, want the send and then the check in sandbox mode", got)
+	}
+
+	// A client in sandbox mode (FEATURE_EXTERNAL_SENDS=false) sends every
+	// message that way: SendGrid validates it and delivers it to nobody.
+	sandboxed := *client
+	sandboxed.Sandbox = true
+	if _, err := sandboxed.SendEmail(ctx, &system.Email{From: "deals@reos.example.com", To: "owner30@example.com", Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := double.Messages(); len(got) != 3 || !got[2].Sandbox {
+		t.Errorf("a sandbox client's send: the double holds %+v, want it in sandbox mode", got)
 	}
 }
 
