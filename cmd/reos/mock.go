@@ -22,6 +22,7 @@ import (
 	mockopenai "github.com/real-estate-os/reos/mocks/openai"
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
 	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
+	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/egress"
 	"github.com/real-estate-os/reos/system/mocktwilio"
 )
@@ -189,7 +190,7 @@ func runMock(ctx context.Context, args []string, env func(string) (string, bool)
 		fmt.Fprintf(stderr, "reos mock %s: %v\n", args[0], err)
 		return 1
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.HTTPServer(h, nil)
 	go srv.Serve(l)
 	if v["data"] != "" {
 		fmt.Fprintf(stdout, "reos mock %s listening on http://%s (data in %s)\n", args[0], l.Addr(), v["data"])

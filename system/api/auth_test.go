@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -38,5 +39,14 @@ func TestVerifyRemembersOnlyValidTokens(t *testing.T) {
 	now = now.Add(time.Hour)
 	if _, err := tokens.Verify(token); system.ErrorCode(err) != system.EUNAUTHORIZED || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("remembered token past its expiry: err = %v", err)
+	}
+}
+
+// Every server the product runs has its timeouts, so a slow client cannot
+// hold connections open.
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := HTTPServer(http.NotFoundHandler(), nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("HTTPServer timeouts: header %v, read %v, write %v, idle %v; want all set", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
 	}
 }

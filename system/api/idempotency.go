@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/real-estate-os/reos/system"
 )
@@ -19,7 +21,9 @@ const IdempotencyHeader = "Idempotency-Key"
 // a retry with the same key and body gets the first answer again (with
 // Idempotent-Replayed: true) and causes nothing; the same key with another
 // body is refused (422); a retry while the first is still running gets 409
-// (whatever its body: the first answer is not known yet).
+// (whatever its body: the first answer is not known yet). A request that
+// fails (5xx), panics or is abandoned by its client releases its key; one
+// whose process died holds it for the lease (postgres.IdempotencyLease).
 // Keys are per user and kept 24 hours. A request without a key runs as is.
 func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,26 +72,39 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			}
 			return
 		}
+		// The key is settled whatever happens to the request: with a context
+		// that outlives a client that went away, and on a panic too.
+		settle, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), settleTimeout)
+		defer cancel()
 		rw := &recorder{ResponseWriter: w, status: http.StatusOK}
+		completed := false
+		defer func() {
+			if !completed {
+				// Nothing was done for sure: let the client try again.
+				if err := s.idem.ReleaseRequest(settle, user, key); err != nil {
+					s.logger.ErrorContext(r.Context(), "idempotency: release", "err", err)
+				}
+			}
+		}()
 		next.ServeHTTP(rw, r)
 		if rw.status >= 500 {
-			// Nothing was done for sure: let the client try again.
-			if err := s.idem.ReleaseRequest(r.Context(), user, key); err != nil {
-				s.logger.ErrorContext(r.Context(), "idempotency: release", "err", err)
-			}
 			return
 		}
+		completed = true
 		headers := map[string]string{}
 		for _, h := range []string{"Content-Type", "Location"} {
 			if v := rw.Header().Get(h); v != "" {
 				headers[h] = v
 			}
 		}
-		if err := s.idem.CompleteRequest(r.Context(), user, key, &system.Idempotency{RequestHash: hash, Status: rw.status, Headers: headers, Body: rw.body.Bytes()}); err != nil {
+		if err := s.idem.CompleteRequest(settle, user, key, &system.Idempotency{RequestHash: hash, Status: rw.status, Headers: headers, Body: rw.body.Bytes()}); err != nil {
 			s.logger.ErrorContext(r.Context(), "idempotency: complete", "err", err)
 		}
 	})
 }
+
+// settleTimeout bounds completing or releasing a key after the request.
+const settleTimeout = 5 * time.Second
 
 func validKey(k string) bool {
 	if k == "" || len(k) > 255 {

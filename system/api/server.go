@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"errors"
+	"log"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -112,6 +113,23 @@ func NewServer(c ServerConfig) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// The HTTP servers' timeouts: a slow or silent client cannot hold a
+// connection open. The event stream lifts the read deadline and sets its
+// own write deadline for each event.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second // the whole request, body included
+	WriteTimeout      = 60 * time.Second // the whole answer
+	IdleTimeout       = 120 * time.Second
+)
+
+// HTTPServer returns an http.Server for h with those timeouts; errorLog
+// may be nil.
+func HTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, ErrorLog: errorLog}
 }
 
 // ServeHTTP serves the API.

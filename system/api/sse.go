@@ -59,6 +59,7 @@ func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 		return system.Invalid(map[string]string{"Last-Event-ID": "an event id this stream sent"})
 	}
 	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{}) // the stream outlives ReadTimeout
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -43,10 +43,10 @@ func productionStack(t *testing.T, env ...string) (*stack, *app.Doubles, string,
 	if demo != 0 {
 		t.Errorf("production mode started with %d demo rows (properties, users, do-not-contact entries), want none", demo)
 	}
-	if _, created, err := s.main.CreateUser(context.Background(), "ops@example.com", system.RoleAdmin, "a production password"); err != nil || !created {
+	if _, created, err := s.main.CreateUser(context.Background(), "ops@example.com", system.RoleAdmin, "Contract run secret 2026"); err != nil || !created {
 		t.Fatalf("CreateUser: created %v, %v", created, err)
 	}
-	bearer := s.login("ops@example.com", "a production password")
+	bearer := s.login("ops@example.com", "Contract run secret 2026")
 	var p system.Property
 	r := s.do("POST", "/api/v1/properties", bearer, map[string]any{"address": "1 Contract Run Way", "city": "Austin", "state": "TX",
 		"zip": "78701", "owner_name": "Casey Contract", "owner_phone": "+12055550129", "owner_email": "owner@example.com",

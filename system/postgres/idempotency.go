@@ -11,8 +11,15 @@ import (
 
 var _ system.IdempotencyService = (*IdempotencyService)(nil)
 
-// IdempotencyTTL is how long a key is remembered.
+// IdempotencyTTL is how long a key is remembered once its request is
+// answered.
 const IdempotencyTTL = 24 * time.Hour
+
+// IdempotencyLease is how long a key whose request is in progress stays
+// claimed. A request the process never finished (it crashed, or could not
+// reach the database to release the key) holds its key no longer: a retry
+// after the lease runs. Handlers answer well within it.
+const IdempotencyLease = 30 * time.Second
 
 // IdempotencyService keeps Idempotency-Key records.
 type IdempotencyService struct{ db *DB }
@@ -20,8 +27,9 @@ type IdempotencyService struct{ db *DB }
 // NewIdempotencyService returns an IdempotencyService on db.
 func NewIdempotencyService(db *DB) *IdempotencyService { return &IdempotencyService{db: db} }
 
-// BeginRequest claims key atomically: of concurrent requests with one key,
-// exactly one claims it; the others get the stored record.
+// BeginRequest claims key atomically for IdempotencyLease: of concurrent
+// requests with one key, exactly one claims it; the others get the stored
+// record. A key whose lease or retention ran out is claimed afresh.
 func (s *IdempotencyService) BeginRequest(ctx context.Context, userID int64, key, hash string) (*system.Idempotency, bool, error) {
 	now := s.db.now()
 	var rec *system.Idempotency
@@ -32,7 +40,7 @@ func (s *IdempotencyService) BeginRequest(ctx context.Context, userID int64, key
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (user_id, key) DO NOTHING`, userID, key, hash, now, now.Add(IdempotencyTTL))
+			ON CONFLICT (user_id, key) DO NOTHING`, userID, key, hash, now, now.Add(IdempotencyLease))
 		if err != nil {
 			return err
 		}
@@ -54,10 +62,18 @@ func (s *IdempotencyService) BeginRequest(ctx context.Context, userID int64, key
 	return rec, claimed, wrap(err, "idempotency")
 }
 
-// CompleteRequest stores the answer.
+// CompleteRequest stores the answer, kept IdempotencyTTL from now.
 func (s *IdempotencyService) CompleteRequest(ctx context.Context, userID int64, key string, rec *system.Idempotency) error {
-	_, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE user_id = $1 AND key = $2`,
-		userID, key, rec.Status, rec.Headers, rec.Body)
+	body, headers := rec.Body, rec.Headers
+	if body == nil { // an answer without a body (204) is stored as one
+		body = []byte{}
+	}
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	_, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5, expires_at = $6
+		WHERE user_id = $1 AND key = $2 AND request_hash = $7 AND status IS NULL`,
+		userID, key, rec.Status, headers, body, s.db.now().Add(IdempotencyTTL), rec.RequestHash)
 	return wrap(err, "idempotency")
 }
 
