@@ -51,6 +51,9 @@ func DecodeJSONBody(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return system.Errorf(system.EINVALID, "the request body holds more than one JSON value")
 	}
+	if bad := badStrings(v); len(bad) > 0 { // "\u0000" decodes to a NUL
+		return system.Invalid(bad)
+	}
 	return nil
 }
 

@@ -27,6 +27,9 @@ func (s *Server) handlePartnerWebhook(w http.ResponseWriter, r *http.Request) er
 		return system.Errorf(system.ETOOLARGE, "the webhook body is over %d bytes", MaxBodyBytes)
 	}
 	if s.cfg.Features.WebhookSignatures || s.cfg.Mode != config.ModeMock {
+		if r.Header.Get(webhook.Header) == "" {
+			return system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", webhook.Header)
+		}
 		if len(s.cfg.WebhookSecrets) == 0 {
 			return system.Errorf(system.EUNAVAILABLE, "WEBHOOK_SECRETS is not configured; partner webhooks cannot be checked")
 		}

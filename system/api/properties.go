@@ -57,15 +57,25 @@ func intParam(q url.Values, name string, def, max int, bad map[string]string) in
 	return n
 }
 
+// listQuery reads GET /properties' query string: the filter, the page and
+// its size, or what is wrong with each parameter.
+func listQuery(raw string) (f system.PropertyFilter, page, size int, bad map[string]string) {
+	if bad = badParams(raw); len(bad) > 0 {
+		return f, 0, 0, bad
+	}
+	q, _ := url.ParseQuery(raw)
+	f, bad = propertyFilter(q)
+	page = intParam(q, "page", 1, 1_000_000, bad)
+	size = intParam(q, "page_size", defaultPageSize, maxPageSize, bad)
+	f.Offset, f.Limit = (page-1)*size, size
+	return f, page, size, bad
+}
+
 func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f, bad := propertyFilter(q)
-	page := intParam(q, "page", 1, 1_000_000, bad)
-	size := intParam(q, "page_size", defaultPageSize, maxPageSize, bad)
+	f, page, size, bad := listQuery(r.URL.RawQuery)
 	if len(bad) > 0 {
 		return system.Invalid(bad)
 	}
-	f.Offset, f.Limit = (page-1)*size, size
 	v, err := s.properties.CollectionVersion(r.Context())
 	if err != nil {
 		return err

@@ -45,6 +45,9 @@ func (s *Server) handleSendGridEvents(w http.ResponseWriter, r *http.Request) er
 	if err := dec.Decode(&events); err != nil {
 		return system.Errorf(system.EINVALID, "the body must be a JSON array of events")
 	}
+	if bad := badStrings(events); len(bad) > 0 {
+		return system.Invalid(bad)
+	}
 	for _, ev := range events {
 		id, _ := ev["reos_message_id"].(string)
 		kind, _ := ev["event"].(string)
@@ -78,12 +81,13 @@ func (s *Server) handleSendGridEvents(w http.ResponseWriter, r *http.Request) er
 }
 
 func (s *Server) verifySendGrid(r *http.Request, body []byte) error {
-	if s.sendgridKey == nil {
-		return system.Errorf(system.EUNAVAILABLE, "SENDGRID_WEBHOOK_PUBLIC_KEY is not configured; signed events cannot be checked")
-	}
+	// An unsigned request is refused as such first, whatever is configured.
 	sig, ts := r.Header.Get(sendgrid.SignatureHeader), r.Header.Get(sendgrid.TimestampHeader)
 	if sig == "" || ts == "" {
 		return system.Errorf(system.EUNAUTHORIZED, "the %s and %s headers are required", sendgrid.SignatureHeader, sendgrid.TimestampHeader)
+	}
+	if s.sendgridKey == nil {
+		return system.Errorf(system.EUNAVAILABLE, "SENDGRID_WEBHOOK_PUBLIC_KEY is not configured; signed events cannot be checked")
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {

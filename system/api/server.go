@@ -148,7 +148,7 @@ func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, s.recoverPanics)
+	r.Use(middleware.RequestID, s.logRequests, s.recoverPanics, s.refuseBadText)
 	if s.cfg.SecurityHeaders {
 		r.Use(securityHeaders)
 	}

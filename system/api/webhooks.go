@@ -45,6 +45,9 @@ func (s *Server) twilioForm(r *http.Request) (url.Values, error) {
 	if err != nil {
 		return nil, system.Errorf(system.EINVALID, "the webhook body is not a form")
 	}
+	if bad := badParams(string(body)); len(bad) > 0 {
+		return nil, system.Invalid(bad)
+	}
 	return form, nil
 }
 

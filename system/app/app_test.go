@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
+	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
 // stack is a running product on a database of the test's own.
@@ -160,7 +162,7 @@ func TestStatusAndHealth(t *testing.T) {
 	s := startStack(t)
 	r := s.do("GET", "/api/v1/status/providers", "", nil)
 	want := `{"app_mode":"mock","email":"mailpit-smtp","sms":"mock-twilio","storage":"s3-local","pdf":"native-pdf","llm":"deterministic-templates",` +
-		`"features":{"external_sends":false,"use_llm":false,"rate_limit":true,"webhook_signatures":true,"cache_responses":true}}`
+		`"sends":"stand-ins","features":{"external_sends":false,"use_llm":false,"rate_limit":true,"webhook_signatures":true,"cache_responses":true}}`
 	if r.status != 200 || strings.TrimSpace(string(r.body)) != want {
 		t.Errorf("status/providers = %d %s\nwant %s", r.status, r.body, want)
 	}
@@ -541,4 +543,49 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 	s := startStack(t)
 	wantProblem(t, "unknown route", s.do("GET", "/api/v1/nothing-here", "", nil), 404, system.ENOTFOUND)
 	wantProblem(t, "wrong method", s.do("DELETE", "/api/v1/status/providers", "", nil), 405, system.EMETHOD)
+}
+
+// Text PostgreSQL cannot store — a NUL byte, bytes that are not UTF-8 — is
+// refused with a 400 naming where it came from, whatever the door: a query
+// parameter, a path id, a JSON field, a signed webhook's form. Nothing is
+// written.
+func TestBadTextIsRefusedAtTheEdge(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	for _, tt := range []struct{ name, path, field string }{
+		{"q with a NUL", "/api/v1/properties?q=%00", "q"},
+		{"q not UTF-8", "/api/v1/properties?q=%ff%fe", "q"},
+		{"tag with a NUL", "/api/v1/pipeline?tag=seed%00", "tag"},
+		{"export stage not UTF-8", "/api/v1/portfolio/export.csv?stage=%c3", "stage"},
+		{"a NUL in a parameter's name", "/api/v1/properties?%00=1", `\0`},
+		{"a path id with a NUL", "/api/v1/jobs/abc%00def", "path"},
+		{"a path id not UTF-8", "/api/v1/jobs/%ff", "path"},
+		{"threads property_id", "/api/v1/communications/threads?property_id=30%00", "property_id"},
+	} {
+		if p := wantProblem(t, tt.name, s.do("GET", tt.path, token, nil), 400, system.EINVALID); p.Errors[tt.field] == "" {
+			t.Errorf("%s: %+v, want the field %q named", tt.name, p, tt.field)
+		}
+	}
+	var before struct{ Total int }
+	s.do("GET", "/api/v1/properties", token, nil).json(t, &before)
+	body := `{"address":"1 Nul\u0000 St","city":"Austin","state":"TX","zip":"78701","owner_name":"A","list_price_cents":1,"listed_on":"2026-01-01","tags":["ok"]}`
+	if p := wantProblem(t, "a JSON field with \\u0000", s.do("POST", "/api/v1/properties", token, body), 400, system.EINVALID); p.Errors["address"] == "" {
+		t.Errorf("JSON NUL: %+v, want address named", p)
+	}
+	wantProblem(t, "a JSON body not UTF-8", s.do("POST", "/api/v1/properties", token, []byte("{\"address\":\"\xff\"}")), 400, system.EINVALID)
+	var after struct{ Total int }
+	s.do("GET", "/api/v1/properties", token, nil).json(t, &after)
+	if after.Total != before.Total {
+		t.Errorf("a refused create wrote a property: %d → %d", before.Total, after.Total)
+	}
+
+	// A signed Twilio inbound message whose text has a NUL.
+	form := url.Values{"From": {"+14155550123"}, "To": {s.main.Providers.SMS.From}, "Body": {"hi\x00there"}, "MessageSid": {"SM0123456789abcdef0123456789abcdef"}}
+	full := s.url + "/api/v1/webhooks/twilio/inbound"
+	r := s.do("POST", "/api/v1/webhooks/twilio/inbound", "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded",
+		twilio.SignatureHeader, twilio.Signature(s.main.Providers.SMS.AuthToken, full, form))
+	if p := wantProblem(t, "a signed inbound SMS with a NUL", r, 400, system.EINVALID); p.Errors["Body"] == "" {
+		t.Errorf("inbound NUL: %+v, want Body named", p)
+	}
 }

@@ -63,3 +63,12 @@ func TestSendGridSignedEvents(t *testing.T) {
 	wantProblem(t, "email after unsubscribe", s.do("POST", "/api/v1/communications/email-thread", token,
 		map[string]any{"property_id": 30, "to_address": "owner30@example.com", "subject": "s", "body": "b"}), 422, system.EDNC)
 }
+
+// An unsigned webhook is 401 whatever is configured: no SendGrid key or
+// partner secrets make it a 503.
+func TestUnsignedWebhooksWithoutKeys(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	wantProblem(t, "unsigned SendGrid events, no key configured", s.do("POST", "/api/v1/webhooks/sendgrid/events", "", `[]`), 401, system.EUNAUTHORIZED)
+	wantProblem(t, "unsigned partner webhook, no secrets configured", s.do("POST", "/api/v1/webhooks/partner", "", `{"type":"x"}`), 401, system.EUNAUTHORIZED)
+}
