@@ -6,7 +6,7 @@
 package openai
 
 import (
-	"crypto/sha256"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -69,6 +69,12 @@ func writeError(w http.ResponseWriter, status int, msg, param, code string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	// Every answer carries a request id of its own, as OpenAI's do; a
+	// completion's id is unique too. Only the content is a function of the
+	// request, so memos stay byte-identical.
+	b := make([]byte, 16)
+	rand.Read(b)
+	w.Header().Set("X-Request-Id", "req_"+hex.EncodeToString(b))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
@@ -159,11 +165,10 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		modelNotFound(w, *req.Model)
 		return
 	}
-	sum := sha256.Sum256(body)
 	content := answer(prompt)
 	promptTokens, completionTokens := tokens(string(body)), tokens(content)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"id": "chatcmpl-" + hex.EncodeToString(sum[:12]), "object": "chat.completion", "created": s.cfg.Now().Unix(),
+		"id": "chatcmpl-" + rand.Text(), "object": "chat.completion", "created": s.cfg.Now().Unix(),
 		"model": *req.Model, "service_tier": "default", "system_fingerprint": "fp_reos_double",
 		"choices": []map[string]any{{"index": 0, "finish_reason": "stop", "logprobs": nil,
 			"message": map[string]any{"role": "assistant", "content": content, "refusal": nil, "annotations": []any{}}}},

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,10 +38,33 @@ func behindNginx(t *testing.T, s *stack) *stack {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	// nginx forks workers: it runs in a process group of its own, and the
+	// whole group is stopped, so no worker outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pgid := cmd.Process.Pid
+	t.Cleanup(func() { // runs after the stop below
+		for deadline := time.Now().Add(5 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("nginx's process group %d still has processes after the test", pgid)
+				syscall.Kill(-pgid, syscall.SIGKILL)
+				return
+			}
+		}
+	})
+	t.Cleanup(func() {
+		syscall.Kill(-pgid, syscall.SIGQUIT) // nginx's graceful shutdown
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-done
+		}
+	})
 	proxied := &stack{t: t, main: s.main, url: "http://127.0.0.1:" + port, clock: s.clock}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if res, err := http.Get(proxied.url + "/healthz"); err == nil {

@@ -333,3 +333,22 @@ func FuzzCreate(f *testing.F) {
 		}
 	})
 }
+
+// Every answer carries Twilio-Request-Id (RQ and 32 hex digits), new for
+// each request, errors included.
+func TestTwilioRequestID(t *testing.T) {
+	m := startMock(t, "")
+	seen := map[string]bool{}
+	for _, path := range []string{"/health", "/2010-04-01/Accounts/" + sid + "/Messages.json", "/nope"} {
+		res, err := http.Get(m.url + path) // the second is 401 without credentials
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		id := res.Header.Get("Twilio-Request-Id")
+		if !regexp.MustCompile(`^RQ[0-9a-f]{32}$`).MatchString(id) || seen[id] {
+			t.Errorf("GET %s (%d): Twilio-Request-Id %q, want a fresh RQ + 32 hex", path, res.StatusCode, id)
+		}
+		seen[id] = true
+	}
+}
