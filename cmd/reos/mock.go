@@ -113,9 +113,11 @@ var mockServices = map[string]struct {
 		flags: []mockFlag{
 			{"addr", "MOCK_S3_ADDR", "127.0.0.1:9000", "host:port to listen on"},
 			{"data", "MOCK_S3_DATA", ".reos/s3", "directory that keeps the buckets"},
+			{"access-key", "S3_ACCESS_KEY_ID", "reos-local", "the access key id requests must be signed with (AWS Signature V4)"},
+			{"secret-key", "S3_SECRET_ACCESS_KEY", "reos-local-secret", "its secret key"},
 		},
 		handler: func(v map[string]string, _ *slog.Logger) (http.Handler, func() error, error) {
-			h, err := mocks3.New(v["data"])
+			h, err := mocks3.New(mocks3.Config{Dir: v["data"], AccessKeys: map[string]string{v["access-key"]: v["secret-key"]}})
 			return h, func() error { return nil }, err
 		},
 	},

@@ -244,7 +244,7 @@ func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 			cfg.AccessKeyID, cfg.SecretAccessKey = "reos-local", "reos-local-secret"
 		}
 		if cfg.Endpoint == "" {
-			srv, err := mocks3.New(filepath.Join(c.DataDir, "s3"))
+			srv, err := mocks3.New(mocks3.Config{Dir: filepath.Join(c.DataDir, "s3"), AccessKeys: map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}, Now: m.Now})
 			if err != nil {
 				return err
 			}

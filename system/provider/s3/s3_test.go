@@ -17,7 +17,7 @@ import (
 
 func newStore(t testing.TB) *s3.Store {
 	t.Helper()
-	srv, err := mocks3.New(t.TempDir())
+	srv, err := mocks3.New(mocks3.Config{Dir: t.TempDir(), AccessKeys: map[string]string{"local": "local-secret"}})
 	if err != nil {
 		t.Fatal(err)
 	}
