@@ -94,3 +94,17 @@ func BenchmarkRenderMemo(b *testing.B) {
 		}
 	}
 }
+
+// goldenSHA256 is this memo's SHA-256, pinned: same memo, same bytes, in
+// any process, on any day, with this version of the PDF library. It changed
+// once, on the move from github.com/go-pdf/fpdf v0.9.0 (877b938c…) to
+// codeberg.org/go-pdf/fpdf v0.12.0, which writes a binary-marker comment
+// line after the header (6 bytes, shifting the xref offsets); every object
+// is byte-identical to before.
+const goldenSHA256 = "14872e1cde4be4943476d43afb76207f1cb2a83a84169685698a126ac466ab2e"
+
+func TestRenderMatchesGoldenHash(t *testing.T) {
+	if got := hash(render(t)); got != goldenSHA256 {
+		t.Errorf("memo SHA-256 = %s, want %s: the memo's bytes changed (a library upgrade, a font, a date or a layout change?)", got, goldenSHA256)
+	}
+}
