@@ -193,3 +193,10 @@ func FuzzSignature(f *testing.F) {
 		}
 	})
 }
+
+func TestHealthNeedsNoSignature(t *testing.T) {
+	srv, _ := start(t)
+	if status, _, _ := s3Err(t, must(http.NewRequest("GET", srv.URL+mocks3.HealthPath, nil))); status != 200 {
+		t.Errorf("GET %s: %d, want 200", mocks3.HealthPath, status)
+	}
+}

@@ -76,7 +76,7 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 	d.Env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = base64.StdEncoding.EncodeToString(der)
 	d.SendGrid = mocksendgrid.New(mocksendgrid.Config{APIKey: d.Env["SENDGRID_API_KEY"], SigningKey: key, Now: now})
 	d.closers = append(d.closers, d.SendGrid.Close)
-	store, err := mocks3.New(mocks3.Config{Dir: filepath.Join(dir, "s3"), AccessKeys: map[string]string{d.Env["S3_ACCESS_KEY_ID"]: d.Env["S3_SECRET_ACCESS_KEY"]}, Now: now})
+	store, err := mocks3.New(mocks3.Config{Dir: filepath.Join(dir, "s3"), AccessKeys: map[string]string{d.Env["S3_ACCESS_KEY_ID"]: d.Env["S3_SECRET_ACCESS_KEY"]}})
 	if err != nil {
 		return fail(err)
 	}

@@ -244,7 +244,9 @@ func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 			cfg.AccessKeyID, cfg.SecretAccessKey = "reos-local", "reos-local-secret"
 		}
 		if cfg.Endpoint == "" {
-			srv, err := mocks3.New(mocks3.Config{Dir: filepath.Join(c.DataDir, "s3"), AccessKeys: map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}, Now: m.Now})
+			// S3's clock is the real one, like S3's, whatever clock the
+			// product is given: the signer (minio-go) signs with it too.
+			srv, err := mocks3.New(mocks3.Config{Dir: filepath.Join(c.DataDir, "s3"), AccessKeys: map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}})
 			if err != nil {
 				return err
 			}
