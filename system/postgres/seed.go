@@ -79,9 +79,11 @@ func (db *DB) Seed(ctx context.Context, opts SeedOptions) (SeedReport, error) {
 			}
 		}
 		// Seeded ids are explicit; new properties must number after them.
-		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('properties', 'id'),
-			greatest((SELECT max(id) FROM properties), 1))`); err != nil {
-			return err
+		if len(props) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('properties', 'id'),
+				greatest((SELECT max(id) FROM properties), 1))`); err != nil {
+				return err
+			}
 		}
 		for _, t := range templates {
 			if err := exec(&rep.Templates, `INSERT INTO templates (channel, stage, subject, body) VALUES ($1, $2, $3, $4)
