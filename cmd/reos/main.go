@@ -98,13 +98,20 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 
 	fs := flag.NewFlagSet("reos "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: reos %s [flags]\n\n%s.\n\nEvery flag is also an environment variable; a flag wins over its variable.\n\n", cmd.name, cmd.summary)
-		config.Help(fs.Output())
-	}
-	runCmd := cmd.run
+	runCmd, own := cmd.run, flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	if cmd.flags != nil {
-		runCmd = cmd.flags(fs)
+		runCmd = cmd.flags(own)
+		own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: reos %s [flags]\n\n%s.\n\n", cmd.name, cmd.summary)
+		if cmd.flags != nil {
+			own.SetOutput(fs.Output())
+			own.PrintDefaults()
+			fmt.Fprintln(fs.Output())
+		}
+		fmt.Fprint(fs.Output(), "Every configuration flag is also an environment variable; a flag wins over its variable.\n\n")
+		config.Help(fs.Output())
 	}
 	values := map[string]*string{}
 	for _, v := range config.Vars {
@@ -165,11 +172,11 @@ func up(ctx context.Context, m *app.Main, stdout io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "reos runs the Real Estate OS platform credential-free and proves it works.\n\nUsage: reos <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-12s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
-	fmt.Fprintf(w, "  %-12s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
-	fmt.Fprintf(w, "  %-12s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
+	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
+	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
+	fmt.Fprintf(w, "  %-13s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)
 }
