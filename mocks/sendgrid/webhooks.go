@@ -34,10 +34,10 @@ type webhook struct {
 // settingsRequest is EventWebhookRequest: every field optional on PATCH
 // but url, which a create needs.
 type settingsRequest struct {
-	Enabled      *bool   `json:"enabled"`
-	URL          *string `json:"url"`
-	FriendlyName *string `json:"friendly_name"`
-	Events       map[string]*bool
+	Enabled      *bool            `json:"enabled"`
+	URL          *string          `json:"url"`
+	FriendlyName *string          `json:"friendly_name"`
+	Events       map[string]*bool `json:"-"`
 }
 
 func (r *settingsRequest) UnmarshalJSON(b []byte) error {
