@@ -249,7 +249,7 @@ const minPassword, maxPassword = 12, 72
 
 // commonPasswords are refused whatever their length: the first ones any
 // guesser tries, and this product's public demo password.
-var commonPasswords = []string{"password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "reos-demo", "changeme"}
+var commonPasswords = []string{"password", "123456", "qwerty", "letmein", "welcome", "iloveyou", "reos-demo", "changeme"}
 
 // CheckNewUser returns what is wrong with a new user's email, role and
 // password, by field; empty when they will do. A password must be 12 to 72
