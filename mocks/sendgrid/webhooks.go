@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"time"
 )
 
@@ -293,7 +292,7 @@ func (s *Server) findWebhook(w http.ResponseWriter, id string) *webhook {
 }
 
 // eventTargets returns, for each enabled webhook with a URL, where to post
-// and whether to sign, in a stable order.
+// and whether to sign, oldest webhook first.
 func (s *Server) eventTargets() []webhook {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,7 +307,6 @@ func (s *Server) eventTargets() []webhook {
 			out = append(out, c)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
 }
 

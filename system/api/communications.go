@@ -34,13 +34,13 @@ const (
 
 var linkPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
 
-// fill renders the stage template for a property when the client left the
-// subject or body empty.
-func (s *Server) fill(r *http.Request, ch system.Channel, p *system.Property, subject, body *string) error {
+// fill renders the stage's email template for a property when the client
+// left the subject or body empty.
+func (s *Server) fill(r *http.Request, p *system.Property, subject, body *string) error {
 	if *body != "" && *subject != "" {
 		return nil
 	}
-	t, err := s.templates.FindTemplate(r.Context(), ch, p.Stage)
+	t, err := s.templates.FindTemplate(r.Context(), system.ChannelEmail, p.Stage)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Server) handleEmailThread(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.fill(r, system.ChannelEmail, p, &req.Subject, &req.Body); err != nil {
+	if err := s.fill(r, p, &req.Subject, &req.Body); err != nil {
 		return err
 	}
 	m := &system.Message{PropertyID: p.ID, Channel: system.ChannelEmail, To: strings.ToLower(req.ToAddress), From: s.cfg.EmailFrom,

@@ -60,10 +60,10 @@ func intParam(q url.Values, name string, def, max int, bad map[string]string) in
 // listQuery reads GET /properties' query string: the filter, the page and
 // its size, or what is wrong with each parameter.
 func listQuery(raw string) (f system.PropertyFilter, page, size int, bad map[string]string) {
-	if bad = badParams(raw); len(bad) > 0 {
+	q, bad := badParams(raw)
+	if len(bad) > 0 {
 		return f, 0, 0, bad
 	}
-	q, _ := url.ParseQuery(raw)
 	f, bad = propertyFilter(q)
 	page = intParam(q, "page", 1, 1_000_000, bad)
 	size = intParam(q, "page_size", defaultPageSize, maxPageSize, bad)

@@ -28,7 +28,7 @@ func (s *Server) refuseBadText(next http.Handler) http.Handler {
 			s.Error(w, r, system.Invalid(map[string]string{"path": badTextReason}))
 			return
 		}
-		if bad := badParams(r.URL.RawQuery); len(bad) > 0 {
+		if _, bad := badParams(r.URL.RawQuery); len(bad) > 0 {
 			s.Error(w, r, system.Invalid(bad))
 			return
 		}
@@ -36,9 +36,9 @@ func (s *Server) refuseBadText(next http.Handler) http.Handler {
 	})
 }
 
-// badParams returns the query parameters (or form fields) of raw that are
-// not storable text, or cannot be decoded.
-func badParams(raw string) map[string]string {
+// badParams decodes raw, a query string or form body, and returns it with
+// the parameters that are not storable text, or cannot be decoded.
+func badParams(raw string) (url.Values, map[string]string) {
 	bad := map[string]string{}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
@@ -55,7 +55,7 @@ func badParams(raw string) map[string]string {
 			}
 		}
 	}
-	return bad
+	return values, bad
 }
 
 // badStrings returns the JSON fields of v (a decoded request) holding text

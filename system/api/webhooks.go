@@ -41,11 +41,11 @@ func (s *Server) twilioForm(r *http.Request) (url.Values, error) {
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
+	form, bad := badParams(string(body))
+	if bad["query"] != "" {
 		return nil, system.Errorf(system.EINVALID, "the webhook body is not a form")
 	}
-	if bad := badParams(string(body)); len(bad) > 0 {
+	if len(bad) > 0 {
 		return nil, system.Invalid(bad)
 	}
 	return form, nil
