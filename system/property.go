@@ -270,3 +270,16 @@ func (p *Property) Validate() error {
 	}
 	return nil
 }
+
+// Moves returns the stages a property at s may move to, in pipeline order.
+func (s Stage) Moves() []Stage {
+	var out []Stage
+	for _, to := range Stages {
+		for _, t := range transitions[s] {
+			if t == to {
+				out = append(out, to)
+			}
+		}
+	}
+	return out
+}

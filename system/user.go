@@ -71,3 +71,38 @@ type ReplayGuard interface {
 type EventRecorder interface {
 	RecordEvent(ctx context.Context, typ, subject string, data map[string]any) error
 }
+
+// Session is a signed-in browser: who it is for, and the token its
+// state-changing requests must carry against cross-site request forgery.
+type Session struct {
+	UserID    int64     `json:"user_id"`
+	Email     string    `json:"email"`
+	Role      Role      `json:"role"`
+	CSRFToken string    `json:"csrf_token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// SessionStore keeps browser sessions server-side, so that logging out
+// ends a session everywhere at once.
+type SessionStore interface {
+	// CreateSession stores s for ttl and returns its new, secret id.
+	CreateSession(ctx context.Context, s *Session, ttl time.Duration) (id string, err error)
+	// FindSession returns EUNAUTHORIZED if id names no live session.
+	FindSession(ctx context.Context, id string) (*Session, error)
+	// DeleteSession ends the session; an unknown id is not an error.
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// LoggedEvent is a domain event as the log keeps it.
+type LoggedEvent struct {
+	Type string         `json:"type"`
+	Time time.Time      `json:"time"`
+	Data map[string]any `json:"data"`
+}
+
+// EventLog reads the domain events back.
+type EventLog interface {
+	// FindPropertyEvents returns the latest limit events about a property
+	// (its changes and its memo jobs), newest first.
+	FindPropertyEvents(ctx context.Context, propertyID int64, limit int) ([]LoggedEvent, error)
+}

@@ -149,6 +149,17 @@ func ClaimsFrom(ctx context.Context) *Claims {
 // authenticate requires a valid bearer token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			if cookie, err := r.Cookie(SessionCookie); err == nil {
+				c, err := s.sessionClaims(r, cookie.Value)
+				if err != nil {
+					s.Error(w, r, err)
+					return
+				}
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+				return
+			}
+		}
 		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			s.Error(w, r, system.Errorf(system.EUNAUTHORIZED, "send Authorization: Bearer <access_token> (POST /api/v1/auth/login)"))
@@ -195,22 +206,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Email == "" || req.Password == "" {
-		return system.Invalid(map[string]string{"email": "required", "password": "required"})
-	}
-	if err := s.limitLoginAccount(w, r, req.Email); err != nil {
+	u, err := s.checkLogin(w, r, req.Email, req.Password)
+	if err != nil {
 		return err
-	}
-	u, err := s.users.FindUserByEmail(r.Context(), req.Email)
-	hash := dummyHash
-	if err == nil {
-		hash = u.PasswordHash
-	} else if system.ErrorCode(err) != system.ENOTFOUND {
-		return err
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil || u == nil {
-		s.logger.InfoContext(r.Context(), "login refused", "email_domain", emailDomain(req.Email))
-		return system.Errorf(system.EUNAUTHORIZED, "wrong email or password")
 	}
 	token, err := s.tokens.Issue(u)
 	if err != nil {
@@ -219,6 +217,30 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, loginResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL.Seconds())})
 	return nil
+}
+
+// checkLogin returns the user whose email and password these are, within
+// the account's login budget: EINVALID when either is empty, ERATELIMIT
+// (Retry-After set on w) over the budget, EUNAUTHORIZED when wrong.
+func (s *Server) checkLogin(w http.ResponseWriter, r *http.Request, email, password string) (*system.User, error) {
+	if email == "" || password == "" {
+		return nil, system.Invalid(map[string]string{"email": "required", "password": "required"})
+	}
+	if err := s.limitLoginAccount(w, r, email); err != nil {
+		return nil, err
+	}
+	u, err := s.users.FindUserByEmail(r.Context(), email)
+	hash := dummyHash
+	if err == nil {
+		hash = u.PasswordHash
+	} else if system.ErrorCode(err) != system.ENOTFOUND {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || u == nil {
+		s.logger.InfoContext(r.Context(), "login refused", "email_domain", emailDomain(email))
+		return nil, system.Errorf(system.EUNAUTHORIZED, "wrong email or password")
+	}
+	return u, nil
 }
 
 func emailDomain(email string) string {

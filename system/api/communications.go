@@ -34,19 +34,25 @@ const (
 
 var linkPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
 
+// renderTemplate renders the stage's template of channel for a property,
+// signed by the caller.
+func (s *Server) renderTemplate(r *http.Request, ch system.Channel, p *system.Property) (subject, body string, err error) {
+	t, err := s.templates.FindTemplate(r.Context(), ch, p.Stage)
+	if err != nil {
+		return "", "", err
+	}
+	first, _, _ := strings.Cut(p.OwnerName, " ")
+	agent, _, _ := strings.Cut(ClaimsFrom(r.Context()).Email, "@")
+	return templates.Render(t, templates.MessageData{OwnerName: first, Address: p.Address, City: p.City, AgentName: agent})
+}
+
 // fill renders the stage's email template for a property when the client
 // left the subject or body empty.
 func (s *Server) fill(r *http.Request, p *system.Property, subject, body *string) error {
 	if *body != "" && *subject != "" {
 		return nil
 	}
-	t, err := s.templates.FindTemplate(r.Context(), system.ChannelEmail, p.Stage)
-	if err != nil {
-		return err
-	}
-	first, _, _ := strings.Cut(p.OwnerName, " ")
-	agent, _, _ := strings.Cut(ClaimsFrom(r.Context()).Email, "@")
-	subj, text, err := templates.Render(t, templates.MessageData{OwnerName: first, Address: p.Address, City: p.City, AgentName: agent})
+	subj, text, err := s.renderTemplate(r, system.ChannelEmail, p)
 	if err != nil {
 		return err
 	}

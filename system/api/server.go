@@ -45,6 +45,10 @@ type ServerConfig struct {
 	SMSFrom         string
 	// SendGridKey verifies SendGrid's signed event webhook; nil refuses it.
 	SendGridKey *ecdsa.PublicKey
+	// Sessions keeps the browser sessions of the web UI; EventLog gives its
+	// property timelines.
+	Sessions system.SessionStore
+	EventLog system.EventLog
 	// Limiter rate-limits logins and users; nil disables rate limiting.
 	Limiter system.RateLimiter
 	// Replays remembers partner webhook signatures; Events records theirs.
@@ -83,6 +87,8 @@ type Server struct {
 	smsFrom     string
 	sendgridKey *ecdsa.PublicKey
 	limiter     system.RateLimiter
+	sessions    system.SessionStore
+	eventLog    system.EventLog
 	replays     system.ReplayGuard
 	events      system.EventRecorder
 	stream      *reosredis.Stream
@@ -92,24 +98,29 @@ type Server struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	router      chi.Router
+	pages       pages
 }
 
 // NewServer returns a Server with every route mounted.
 func NewServer(c ServerConfig) (*Server, error) {
 	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
 		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil ||
-		c.Replays == nil || c.Events == nil || c.Stream == nil || c.Closing == nil {
+		c.Replays == nil || c.Events == nil || c.Stream == nil || c.Closing == nil || c.Sessions == nil || c.EventLog == nil {
 		return nil, errors.New("api: NewServer needs every service of ServerConfig")
 	}
 	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
 		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, replays: c.Replays, events: c.Events, stream: c.Stream, closing: c.Closing,
+		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, sessions: c.Sessions, eventLog: c.EventLog, replays: c.Replays, events: c.Events, stream: c.Stream, closing: c.Closing,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	var err error
+	if s.pages, err = parsePages(s.now); err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil
@@ -162,6 +173,7 @@ func (s *Server) routes() {
 		return system.Errorf(system.EMETHOD, "%s is not allowed on %s", r.Method, r.URL.Path)
 	}))
 
+	s.uiRoutes(r)
 	r.Get("/healthz", s.h(s.handleHealthz))
 	r.Get("/readyz", s.h(s.handleReadyz))
 

@@ -222,6 +222,8 @@ func (m *Main) Run(ctx context.Context) error {
 		SendGridKey:     m.Providers.SendGridKey,
 		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix),
 		Replays:         reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
+		Sessions:        reosredis.NewSessions(m.Redis, m.Config.QueuePrefix),
+		EventLog:        postgres.NewEventService(m.DB),
 		Events:          postgres.NewEventService(m.DB),
 		Stream:          m.Stream,
 		Closing:         m.closing,

@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/real-estate-os/reos/system"
 )
 
 // Exchanges the outbox publishes to.
@@ -107,4 +110,24 @@ func NewEventService(db *DB) *EventService { return &EventService{db: db} }
 // RecordEvent stores and queues one event.
 func (s *EventService) RecordEvent(ctx context.Context, typ, subject string, data map[string]any) error {
 	return wrap(s.db.inTx(ctx, func(tx pgx.Tx) error { return s.db.recordEvent(ctx, tx, typ, subject, data) }), "record event")
+}
+
+var _ system.EventLog = (*EventService)(nil)
+
+// FindPropertyEvents returns the latest limit events about a property: its
+// creation and changes, and its jobs.
+func (s *EventService) FindPropertyEvents(ctx context.Context, propertyID int64, limit int) ([]system.LoggedEvent, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT type, created_at, data FROM events
+		WHERE subject = $1 OR (type LIKE 'job.%' AND data->>'property_id' = $2)
+		ORDER BY id DESC LIMIT $3`, fmt.Sprintf("property/%d", propertyID), strconv.FormatInt(propertyID, 10), limit)
+	if err != nil {
+		return nil, wrap(err, "find events")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (system.LoggedEvent, error) {
+		var e system.LoggedEvent
+		err := r.Scan(&e.Type, &e.Time, &e.Data)
+		e.Time = e.Time.UTC()
+		return e, err
+	})
+	return out, wrap(err, "find events")
 }
