@@ -156,6 +156,7 @@ func up(ctx context.Context, m *app.Main, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "reos is up in %s mode at %s\n", m.Config.Mode, m.URL())
+	fmt.Fprintf(stdout, "  web UI: %s/ (open it in a browser)\n", m.URL())
 	fmt.Fprintf(stdout, "  providers: %s/api/v1/status/providers\n", m.URL())
 	if m.Config.Mode == config.ModeMock {
 		fmt.Fprintf(stdout, "  demo login: agent@example.com or admin@example.com, password %s\n", fixtures.DemoPassword)

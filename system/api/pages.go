@@ -22,6 +22,7 @@ import (
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/api/ui"
 	"github.com/real-estate-os/reos/system/config"
+	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
 // The web UI: server-rendered html/template pages and fragments, small
@@ -355,6 +356,8 @@ type drawerView struct {
 	Memo     *system.Job // the latest finished memo, if any
 	SMSBody  string
 	Email    struct{ Subject, Body string }
+	// OptedOut is set when the owner's latest keyword reply was STOP.
+	OptedOut bool
 }
 
 func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) error {
@@ -409,6 +412,14 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 				dir = "from"
 			}
 			v.Timeline = append(v.Timeline, timelineItem{m.CreatedAt, string(t.Channel), fmt.Sprintf("%s %s the owner: %s", what, dir, m.Status)})
+			if m.Direction == "inbound" && t.Channel == system.ChannelSMS {
+				switch twilio.Keyword(m.Body) { // messages come oldest first: the last keyword wins
+				case "STOP":
+					v.OptedOut = true
+				case "START":
+					v.OptedOut = false
+				}
+			}
 		}
 	}
 	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].Time.After(v.Timeline[j].Time) })

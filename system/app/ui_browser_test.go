@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/mxschmitt/playwright-go"
 
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/mocks/mailpit"
 )
 
 // The web UI in a real browser (Debian's Chromium driven by playwright-go):
@@ -128,7 +131,43 @@ func TestWebUIInABrowser(t *testing.T) {
 	if _, err := tabA.WaitForSelector(`[data-testid="thread-sms"] [data-testid="message-status"]:text("delivered")`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(15000)}); err != nil {
 		t.Errorf("the SMS never showed delivered: %v", err)
 	}
+	// The owner answers, then opts out: both appear live; contact is off.
+	s.inbound("+12055550129", "Yes — call me after 5pm")
+	if _, err := tabA.WaitForSelector(`[data-testid="thread-sms"] .msg-inbound:has-text("call me after 5pm")`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(10000)}); err != nil {
+		t.Errorf("the owner's reply never appeared: %v", err)
+	}
 	shot(t, tabA, filepath.Join(shots, "thread.png"))
+	s.inbound("+12055550129", "STOP")
+	if _, err := tabA.WaitForSelector(`[data-testid="dnc-reason"]:has-text("opted out")`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(10000)}); err != nil {
+		t.Errorf("the STOP never showed as opted out: %v", err)
+	}
+	if disabled, _ := tabA.Locator(byTestID("sms-owner")).IsDisabled(); !disabled {
+		t.Error("SMS owner is still enabled after STOP")
+	}
+
+	// Email another owner from the stage's template; when the owner opens it
+	// (the tracking pixel is fetched), "opened" appears live.
+	must(t, "close the drawer", tabA.Locator(byTestID("drawer-close")).Click())
+	if focused, _ := tabA.Evaluate(`() => document.activeElement.dataset.open`); focused != "30" {
+		t.Errorf("focus after closing the drawer is on %v, want property 30's card", focused)
+	}
+	must(t, "open property 31", tabA.Locator(`[data-testid="card-31"] .card-title`).Click())
+	waitFor(t, tabA, `[data-testid="drawer-body"][data-id="31"]`)
+	click(t, tabA, "email-owner")
+	if subject, _ := tabA.Locator("#ce-subject").InputValue(); subject == "" {
+		t.Error("the email is not composed from the stage's template")
+	}
+	click(t, tabA, "email-send")
+	if _, err := tabA.WaitForSelector(`[data-testid="thread-email"] [data-testid="message-status"]:text("sent")`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(15000)}); err != nil {
+		t.Fatalf("the email never showed sent: %v", err)
+	}
+	s.openEmail(t, "owner31@example.net")
+	if _, err := tabA.WaitForSelector(`[data-testid="thread-email"] [data-testid="message-opened"]`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(10000)}); err != nil {
+		t.Errorf("the open never appeared: %v", err)
+	}
+	must(t, "close the drawer", tabA.Locator(byTestID("drawer-close")).Click())
+	must(t, "reopen property 30", tabA.Locator(`[data-testid="card-30"] .card-title`).Click())
+	waitFor(t, tabA, `[data-testid="drawer-body"][data-id="30"]`)
 
 	// Generate a memo, follow it to the viewer, see its pages.
 	click(t, tabA, "memo-generate")
@@ -164,6 +203,34 @@ func TestWebUIInABrowser(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+}
+
+// openEmail fetches the open-tracking pixel of the mail Mailpit caught for
+// to, as the owner's mail client would.
+func (s *stack) openEmail(t *testing.T, to string) {
+	t.Helper()
+	c := &mailpit.Client{BaseURL: s.main.Providers.MailpitURL}
+	var found []mailpit.Summary
+	for deadline := time.Now().Add(5 * time.Second); len(found) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		found, _ = c.Search(context.Background(), "to:"+to)
+	}
+	if len(found) == 0 {
+		t.Fatalf("Mailpit caught nothing for %s", to)
+	}
+	msg, err := c.Message(context.Background(), found[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(msg.HTML, "/api/v1/t/open/")
+	if at < 0 {
+		t.Fatalf("the email has no open pixel")
+	}
+	start := strings.LastIndex(msg.HTML[:at], `"`) + 1
+	res, err := http.Get(msg.HTML[start : at+strings.Index(msg.HTML[at:], `"`)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
 }
 
 // startBrowser launches Debian's Chromium through playwright-go, offline.
