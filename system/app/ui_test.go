@@ -213,3 +213,26 @@ func TestPagesEscapeAndStates(t *testing.T) {
 		t.Errorf("a fragment without a session: %d, want 401", res.StatusCode)
 	}
 }
+
+// The portfolio page's totals are the CSV's: the same count and list value.
+func TestPortfolioPageMatchesTheCSV(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	b := newBrowser(t, s.url)
+	b.login("agent@example.com", fixtures.DemoPassword)
+	_, page := b.send("GET", "/portfolio", "", "")
+	_, csv := b.send("GET", "/api/v1/portfolio/export.csv", "", "")
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	total := strings.Split(lines[len(lines)-1], ",")
+	count := strings.Fields(total[1])[0]
+	cents, _ := strconv.ParseFloat(total[7], 64)
+	value := strings.TrimSuffix(system.Dollars(int64(cents*100+0.5)), ".00")
+	for _, want := range []string{`data-testid="total-count">` + count + `<`, `data-testid="total-value">` + value + `<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the portfolio page lacks %s (the CSV's totals row: %s)", want, lines[len(lines)-1])
+		}
+	}
+	if n := strings.Count(page, `<tr data-stage=`); n != len(system.Stages) {
+		t.Errorf("the per-stage table has %d rows, want %d", n, len(system.Stages))
+	}
+}
