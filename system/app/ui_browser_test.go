@@ -112,6 +112,26 @@ func TestWebUIInABrowser(t *testing.T) {
 	}
 	tabA.Keyboard().Press("Escape")
 
+	// A stale board does not overwrite: tab C gets no live updates (its
+	// stream is cut), the property changes elsewhere, and tab C's move is
+	// refused (412 on If-Match), reloaded and explained.
+	tabC, _ := ctx.NewPage()
+	must(t, "cut tab C's stream", tabC.Route("**/sse-events/stream**", func(r playwright.Route) { r.Abort() }))
+	must(t, "open tab C", gotoPage(tabC, s.url+"/"))
+	waitFor(t, tabC, `[data-testid="card-31"]`)
+	if r := s.do("PATCH", "/api/v1/properties/31", s.login("admin@example.com", fixtures.DemoPassword), map[string]string{"notes": "changed elsewhere"}); r.status != 200 {
+		t.Fatalf("PATCH elsewhere: %d %s", r.status, r.body)
+	}
+	click(t, tabC, "move-31")
+	must(t, "move on the stale board", tabC.Locator(`#moves-31 [data-to="contacted"]`).Press("Enter"))
+	if _, err := tabC.WaitForSelector(`[data-testid="card-31"] .card-msg:has-text("Changed elsewhere")`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(5000)}); err != nil {
+		t.Errorf("the stale move was not explained: %v", err)
+	}
+	if n := count(t, tabC, `[data-testid="column-new"] [data-testid="card-31"]`); n != 1 {
+		t.Error("the stale move went through")
+	}
+	tabC.Close()
+
 	// The drawer: numbers, reasons, timeline; focus moves in and returns.
 	must(t, "open the drawer", tabA.Locator(`[data-testid="card-30"] .card-title`).Click())
 	waitFor(t, tabA, `[data-testid="drawer-body"][data-id="30"]`)
