@@ -1,0 +1,283 @@
+package evidence_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/real-estate-os/reos/evidence"
+)
+
+var start = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+
+// sealed makes a small real pack: an exchange, a hash, a screenshot, an
+// email, an SMS, a drill log, an egress record, junit.xml; sealed.
+func sealed(t *testing.T) (string, ed25519.PrivateKey) {
+	t.Helper()
+	root := t.TempDir()
+	p, err := evidence.Create(root, "mock", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8000/api/v1/properties/30", nil)
+	req.Header.Set("If-None-Match", `"p30.v1"`)
+	res := &http.Response{Proto: "HTTP/1.1", Status: "304 Not Modified", StatusCode: 304, Header: http.Header{"Etag": {`"p30.v1"`}}}
+	steps := []error{
+		ignore(p.Exchange("ETag 304", "etag-304", req, nil, res, nil)),
+		ignore(p.Hash("memo", "memo-30.pdf", []byte("%PDF-1.3 memo"))),
+		ignore(p.Screenshot("board", "board.png", []byte("\x89PNG fake"))),
+		ignore(p.Email("email", "owner30", []byte("Subject: hi\r\n\r\nbody"), nil)),
+		ignore(p.SMS("sms", "SM123", map[string]string{"sid": "SM123", "status": "delivered"})),
+		ignore(p.DrillLog("dlq", "drill", []byte("step 1\nstep 2\n"))),
+		ignore(p.Egress("egress", "drill-api.twilio.com", evidence.EgressAttempt{Time: start, Host: "api.twilio.com", Port: "443", Refused: true, Expected: true})),
+		ignore(p.File("suite", "junit.xml", []byte("<testsuites/>"))),
+	}
+	for _, err := range steps {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := evidence.NewKey()
+	if err := p.Seal(evidence.Facts{Commit: "abc123", Counts: map[string]int{"passed": 2}, End: start.Add(time.Minute),
+		Flows: []evidence.Flow{{Name: "memo", Outcome: "passed", Duration: time.Second}}}, key); err != nil {
+		t.Fatal(err)
+	}
+	return p.Dir, key
+}
+
+func ignore[T any](_ T, err error) error { return err }
+
+func TestSealedPackVerifies(t *testing.T) {
+	dir, key := sealed(t)
+	r, err := evidence.Verify(dir, nil)
+	if err != nil || !r.OK() || !r.KeyFromPack || r.Files < 9 {
+		t.Fatalf("Verify = %+v, %v", r, err)
+	}
+	if !strings.Contains(r.String(), "proves the pack is whole, not who signed it") {
+		t.Errorf("a check with the pack's own key does not say what it proves:\n%s", r)
+	}
+	if r, _ := evidence.Verify(dir, key.Public().(ed25519.PublicKey)); !r.OK() || r.KeyFromPack {
+		t.Errorf("Verify with the signer's key = %+v", r)
+	}
+	other := evidence.NewKey()
+	if r, _ := evidence.Verify(dir, other.Public().(ed25519.PublicKey)); r.OK() {
+		t.Error("a pack verified with somebody else's key")
+	}
+	// audit_artifacts/latest points at it.
+	if r, err := evidence.Verify(filepath.Join(filepath.Dir(filepath.Dir(dir)), "latest"), nil); err != nil || !r.OK() {
+		t.Errorf("Verify(latest) = %+v, %v", r, err)
+	}
+	var m evidence.Manifest
+	b, _ := os.ReadFile(filepath.Join(dir, evidence.ManifestFile))
+	if err := json.Unmarshal(b, &m); err != nil || m.Facts.Commit != "abc123" || m.Facts.Mode != "mock" || len(m.Files) != r.Files {
+		t.Errorf("manifest round trip: %+v %v", m.Facts, err)
+	}
+}
+
+// An auditor's own tool: openssl verifies manifest.sig.
+func TestOpenSSLVerifiesTheManifest(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed (Debian package openssl)")
+	}
+	dir, _ := sealed(t)
+	cmd := exec.Command("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "manifest.pub.pem", "-rawin", "-in", "manifest.json", "-sigfile", "manifest.sig")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Signature Verified Successfully") {
+		t.Errorf("openssl: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "manifest.json"), append(mustRead(t, filepath.Join(dir, "manifest.json")), ' '), 0o644)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("openssl verified a changed manifest:\n%s", out)
+	}
+}
+
+// The DSSE envelope verifies with go-securesystemslib directly.
+func TestAttestationVerifiesWithSecureSystemsLib(t *testing.T) {
+	dir, key := sealed(t)
+	var env dsse.Envelope
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, evidence.AttestationFile)), &env); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := dsse.NewEnvelopeVerifier(evidence.Verifier{Key: key.Public().(ed25519.PublicKey)})
+	_, payload, err := ev.VerifyAndDecode(context.Background(), &env)
+	if err != nil || env.PayloadType != "application/vnd.in-toto+json" {
+		t.Fatalf("DSSE: %v (%s)", err, env.PayloadType)
+	}
+	var st map[string]any
+	json.Unmarshal(payload, &st)
+	if st["_type"] != "https://in-toto.io/Statement/v1" || st["predicateType"] != evidence.TestResultPredicate {
+		t.Errorf("statement %v", st)
+	}
+	if pred, _ := st["predicate"].(map[string]any); pred["result"] != "PASSED" {
+		t.Errorf("predicate %v", st["predicate"])
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Verify names every kind of tampering.
+func TestVerifyCatchesTampering(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		want   string
+	}{
+		{"a changed byte", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, "hashes", "memo-30.pdf.json")
+			b := mustRead(t, path)
+			b[5] ^= 1
+			os.WriteFile(path, b, 0o644)
+		}, "changed: hashes/memo-30.pdf.json"},
+		{"a removed file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "sms", "SM123.json")) }, "missing: sms/SM123.json"},
+		{"an added file", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "dlq", "extra.log"), []byte("x"), 0o644) }, "added: dlq/extra.log"},
+		{"a symlink", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "junit.xml"))
+			os.Symlink("/etc/passwd", filepath.Join(dir, "junit.xml"))
+		}, "junit.xml is not a regular file"},
+		{"a path outside the pack", func(t *testing.T, dir string) { resign(t, dir, "../../etc/passwd") }, `names "../../etc/passwd"`},
+		{"an absolute path", func(t *testing.T, dir string) { resign(t, dir, "/etc/passwd") }, `names "/etc/passwd"`},
+		{"a bad manifest signature", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, evidence.SignatureFile)
+			b := mustRead(t, path)
+			b[0] ^= 1
+			os.WriteFile(path, b, 0o644)
+		}, "manifest.sig does not verify"},
+		{"a bad attestation signature", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, evidence.AttestationFile)
+			var env map[string]any
+			json.Unmarshal(mustRead(t, path), &env)
+			sigs := env["signatures"].([]any)
+			s := sigs[0].(map[string]any)
+			raw := []byte(s["sig"].(string))
+			raw[3] ^= 2
+			s["sig"] = string(raw)
+			b, _ := json.Marshal(env)
+			os.WriteFile(path, b, 0o644)
+		}, "attestation.intoto.json: signature"},
+	}
+	for _, tt := range tests {
+		dir, _ := sealed(t)
+		tt.tamper(t, dir)
+		r, err := evidence.Verify(dir, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if r.OK() || !strings.Contains(r.String(), tt.want) {
+			t.Errorf("%s: report\n%s\nwant it to say %q", tt.name, r, tt.want)
+		}
+	}
+}
+
+// resign rewrites the manifest to list path and signs it again with a new
+// key (as someone rewriting the pack would): Verify must still refuse the path.
+func resign(t *testing.T, dir, path string) {
+	var m evidence.Manifest
+	json.Unmarshal(mustRead(t, filepath.Join(dir, evidence.ManifestFile)), &m)
+	m.Files = append(m.Files, evidence.Entry{Path: path, SHA256: strings.Repeat("0", 64), Size: 1})
+	b, _ := json.MarshalIndent(m, "", "  ")
+	key := evidence.NewKey()
+	os.WriteFile(filepath.Join(dir, evidence.ManifestFile), b, 0o644)
+	os.WriteFile(filepath.Join(dir, evidence.SignatureFile), ed25519.Sign(key, b), 0o644)
+	os.WriteFile(filepath.Join(dir, evidence.PublicKeyFile), evidence.PublicKeyPEM(key.Public().(ed25519.PublicKey)), 0o644)
+}
+
+// Several writers — goroutines here, ginkgo -p processes in a run — record
+// into one pack; every record and every line of records.jsonl is whole.
+func TestConcurrentWriters(t *testing.T) {
+	root := t.TempDir()
+	p, err := evidence.Create(root, "mock", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			q, err := evidence.Open(p.Dir) // as another process would
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := range 25 {
+				if _, err := q.Hash(fmt.Sprintf("spec-%d", w), fmt.Sprintf("w%d-%d", w, i), bytes.Repeat([]byte{byte(i)}, 1000)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	recs, err := p.Records()
+	if err != nil || len(recs) != 200 {
+		t.Fatalf("%d records, %v; want 200", len(recs), err)
+	}
+	if err := p.Seal(evidence.Facts{Counts: map[string]int{"passed": 1}}, evidence.NewKey()); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := evidence.Verify(p.Dir, nil); !r.OK() {
+		t.Errorf("the pack written by 8 writers: %s", r)
+	}
+	filepath.WalkDir(p.Dir, func(path string, d fs.DirEntry, err error) error {
+		if strings.HasPrefix(d.Name(), ".tmp-") {
+			t.Errorf("a temporary file was left: %s", path)
+		}
+		return nil
+	})
+}
+
+// A bearer token, a session cookie, a CSRF token, a password, a token in a
+// URL and a signing secret never reach disk; the transcript starts with a
+// curl command that replays the request with placeholders.
+func TestExchangeRedactsSecrets(t *testing.T) {
+	root := t.TempDir()
+	p, _ := evidence.Create(root, "mock", start)
+	const bearer, cookie, csrf, password, streamToken, secret = "eyJhbGciOiJIUzI1NiJ9.secret-bearer", "s3cr3t-session-id", "csrf-XYZ-123",
+		"hunter2-password", "stream-token-abc", "whsec-signing-secret"
+	body := fmt.Sprintf(`{"email":"agent@example.com","password":%q,"webhook_secret":%q}`, password, secret)
+	req := httptest.NewRequest("POST", "http://127.0.0.1:8000/api/v1/auth/login?token="+streamToken, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Cookie", "reos_session="+cookie)
+	req.Header.Set("X-CSRF-Token", csrf)
+	req.Header.Set("Content-Type", "application/json")
+	res := &http.Response{Proto: "HTTP/1.1", Status: "200 OK", StatusCode: 200,
+		Header: http.Header{"Content-Type": {"application/json"}, "Set-Cookie": {"reos_session=" + cookie + "; HttpOnly"}}}
+	path, err := p.Exchange("login", "login", req, []byte(body), res, []byte(`{"access_token":"`+bearer+`","token_type":"Bearer"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(mustRead(t, path))
+	for _, s := range []string{bearer, cookie, csrf, password, streamToken, secret} {
+		if strings.Contains(got, s) {
+			t.Errorf("the transcript holds the secret %q:\n%s", s, got)
+		}
+	}
+	lines := strings.Split(got, "\n")
+	var curl string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "curl ") {
+			curl = l
+			break
+		}
+	}
+	if !strings.Contains(curl, `-X POST`) || !strings.Contains(curl, `"Authorization: Bearer $TOKEN"`) || !strings.Contains(curl, "--data-binary") {
+		t.Errorf("the curl line %q does not replay the request", curl)
+	}
+}

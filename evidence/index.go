@@ -1,0 +1,88 @@
+package evidence
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"html/template"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+//go:embed index/index.html index/index.css
+var indexFS embed.FS
+
+var indexTemplate = template.Must(template.New("index.html").Funcs(template.FuncMap{
+	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}).ParseFS(indexFS, "index/index.html"))
+
+type egressRow struct {
+	A    EgressAttempt
+	File string
+}
+
+type group struct {
+	Name    string
+	Records []Record
+}
+
+type indexView struct {
+	Facts       Facts
+	Verdict     string
+	Took        time.Duration
+	Screenshots []Record
+	Egress      []egressRow
+	Groups      []group
+}
+
+// writeIndex writes index.html and index.css: one page an auditor opens
+// from file://, with no script and nothing fetched from elsewhere.
+func (p *Pack) writeIndex(f Facts) error {
+	records, err := p.Records()
+	if err != nil {
+		return err
+	}
+	v := indexView{Facts: f, Verdict: "PASSED", Took: f.End.Sub(f.Start).Round(time.Millisecond)}
+	if f.Counts == nil {
+		v.Facts.Counts = map[string]int{}
+	}
+	switch {
+	case v.Facts.Counts["failed"] > 0:
+		v.Verdict = "FAILED"
+	case v.Facts.Counts["skipped"] > 0 || v.Facts.Counts["passed"] == 0:
+		v.Verdict = "WARNED"
+	}
+	groups := map[string][]Record{}
+	for _, r := range records {
+		switch r.Kind {
+		case "screenshot":
+			v.Screenshots = append(v.Screenshots, r)
+		case "egress":
+			var a EgressAttempt
+			if b, err := os.ReadFile(filepath.Join(p.Dir, r.File)); err == nil && json.Unmarshal(b, &a) == nil {
+				v.Egress = append(v.Egress, egressRow{A: a, File: r.File})
+			}
+		default:
+			groups[filepath.Dir(r.File)] = append(groups[filepath.Dir(r.File)], r)
+		}
+	}
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v.Groups = append(v.Groups, group{Name: n, Records: groups[n]})
+	}
+	var b bytes.Buffer
+	if err := indexTemplate.Execute(&b, v); err != nil {
+		return err
+	}
+	css, _ := indexFS.ReadFile("index/index.css")
+	if err := p.write("index.css", css); err != nil {
+		return err
+	}
+	return p.write(IndexFile, b.Bytes())
+}

@@ -1,0 +1,269 @@
+package evidence
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	testresult "github.com/in-toto/attestation/go/predicates/test_result/v0"
+	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// PayloadType is the DSSE payload type of the attestation.
+const PayloadType = "application/vnd.in-toto+json"
+
+// TestResultPredicate is the in-toto test-result predicate's type.
+const TestResultPredicate = "https://in-toto.io/attestation/test-result/v0.1"
+
+// Flow is one flow of a run, as the index shows it.
+type Flow struct {
+	Name     string        `json:"name"`
+	Outcome  string        `json:"outcome"` // passed, failed, skipped
+	Duration time.Duration `json:"duration_ns"`
+	Files    []string      `json:"files,omitempty"` // inside the pack
+}
+
+// Facts are what the manifest says about the run.
+type Facts struct {
+	Commit    string            `json:"commit"`
+	Dirty     bool              `json:"dirty"`
+	Mode      string            `json:"mode"`
+	Providers map[string]string `json:"providers,omitempty"`
+	Versions  map[string]string `json:"versions,omitempty"`
+	Start     time.Time         `json:"start"`
+	End       time.Time         `json:"end"`
+	Counts    map[string]int    `json:"counts"` // by outcome
+	Config    map[string]string `json:"config,omitempty"`
+	Flows     []Flow            `json:"flows,omitempty"`
+	// EphemeralKey is set when the pack was signed with a key made for
+	// this run (no EVIDENCE_SIGNING_KEY).
+	EphemeralKey bool `json:"ephemeral_key"`
+}
+
+// Entry is one file of the manifest.
+type Entry struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Manifest is manifest.json.
+type Manifest struct {
+	Version int     `json:"version"`
+	Facts   Facts   `json:"facts"`
+	Files   []Entry `json:"files"`
+}
+
+// sealFiles are written by Seal and not listed in the manifest.
+var sealFiles = map[string]bool{ManifestFile: true, SignatureFile: true, PublicKeyFile: true, AttestationFile: true}
+
+// LoadKey reads an ed25519 private key (PEM, PKCS #8), as
+// EVIDENCE_SIGNING_KEY names it.
+func LoadKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: signing key: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("evidence: signing key %s is not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: signing key %s: %w", path, err)
+	}
+	ed, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("evidence: signing key %s is not ed25519", path)
+	}
+	return ed, nil
+}
+
+// NewKey makes an ed25519 key for one run.
+func NewKey() ed25519.PrivateKey {
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	return k
+}
+
+// PublicKeyPEM is the public half of k as PEM SubjectPublicKeyInfo.
+func PublicKeyPEM(k ed25519.PublicKey) []byte {
+	der, _ := x509.MarshalPKIXPublicKey(k)
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// ParsePublicKeyPEM reads an ed25519 public key.
+func ParsePublicKeyPEM(b []byte) (ed25519.PublicKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("not PEM")
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	ed, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("not an ed25519 key")
+	}
+	return ed, nil
+}
+
+// signer signs DSSE envelopes with an ed25519 key.
+type signer struct{ k ed25519.PrivateKey }
+
+func (s signer) Sign(_ context.Context, data []byte) ([]byte, error) { return ed25519.Sign(s.k, data), nil }
+func (s signer) KeyID() (string, error)                              { return dsse.SHA256KeyID(s.k.Public()) }
+
+// Verifier checks DSSE signatures with an ed25519 public key.
+type Verifier struct{ Key ed25519.PublicKey }
+
+// Verify checks sig over data.
+func (v Verifier) Verify(_ context.Context, data, sig []byte) error {
+	if !ed25519.Verify(v.Key, data, sig) {
+		return errors.New("ed25519: bad signature")
+	}
+	return nil
+}
+
+// KeyID is the key's SHA-256 id.
+func (v Verifier) KeyID() (string, error) { return dsse.SHA256KeyID(v.Key) }
+
+// Public is the key.
+func (v Verifier) Public() crypto.PublicKey { return v.Key }
+
+// Seal writes the index, then the manifest of every file with the run's
+// facts, its signature and public key, and the in-toto attestation. After
+// Seal the pack must not change.
+func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
+	if f.Mode == "" {
+		f.Mode = p.Mode
+	}
+	if f.Start.IsZero() {
+		f.Start = p.Started
+	}
+	if err := p.writeIndex(f); err != nil {
+		return err
+	}
+	entries, err := listFiles(p.Dir)
+	if err != nil {
+		return err
+	}
+	m := Manifest{Version: 1, Facts: f, Files: entries}
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	manifest = append(manifest, '\n')
+	if err := p.write(ManifestFile, manifest); err != nil {
+		return err
+	}
+	if err := p.write(SignatureFile, ed25519.Sign(key, manifest)); err != nil {
+		return err
+	}
+	if err := p.write(PublicKeyFile, PublicKeyPEM(key.Public().(ed25519.PublicKey))); err != nil {
+		return err
+	}
+	envelope, err := attest(m, manifest, key)
+	if err != nil {
+		return err
+	}
+	return p.write(AttestationFile, envelope)
+}
+
+// listFiles returns every regular file of the pack but the seal's, sorted.
+func listFiles(dir string) ([]Entry, error) {
+	var out []Entry
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() || sealFiles[rel] || filepath.Base(rel) == ".pack.json" {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("evidence: %s is a symlink; a pack holds files only", rel)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, Entry{Path: filepath.ToSlash(rel), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b))})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// attest makes the DSSE envelope: an in-toto Statement v1 whose subjects
+// are manifest.json and every file it lists, with the test-result
+// predicate.
+func attest(m Manifest, manifest []byte, key ed25519.PrivateKey) ([]byte, error) {
+	sum := sha256.Sum256(manifest)
+	subjects := []*intoto.ResourceDescriptor{{Name: ManifestFile, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}
+	for _, e := range m.Files {
+		subjects = append(subjects, &intoto.ResourceDescriptor{Name: e.Path, Digest: map[string]string{"sha256": e.SHA256}})
+	}
+	result := "PASSED"
+	switch {
+	case m.Facts.Counts["failed"] > 0:
+		result = "FAILED"
+	case m.Facts.Counts["skipped"] > 0 || m.Facts.Counts["passed"] == 0:
+		result = "WARNED"
+	}
+	tr := &testresult.TestResult{Result: result,
+		Configuration: []*intoto.ResourceDescriptor{{Name: ManifestFile, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}}
+	for _, fl := range m.Facts.Flows {
+		switch fl.Outcome {
+		case "passed":
+			tr.PassedTests = append(tr.PassedTests, fl.Name)
+		case "failed":
+			tr.FailedTests = append(tr.FailedTests, fl.Name)
+		default:
+			tr.WarnedTests = append(tr.WarnedTests, fl.Name)
+		}
+	}
+	trJSON, err := protojson.Marshal(tr)
+	if err != nil {
+		return nil, err
+	}
+	pred := &structpb.Struct{}
+	if err := protojson.Unmarshal(trJSON, pred); err != nil {
+		return nil, err
+	}
+	st := &intoto.Statement{Type: intoto.StatementTypeUri, Subject: subjects, PredicateType: TestResultPredicate, Predicate: pred}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("evidence: statement: %w", err)
+	}
+	payload, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	es, err := dsse.NewEnvelopeSigner(signer{key})
+	if err != nil {
+		return nil, err
+	}
+	env, err := es.SignPayload(context.Background(), PayloadType, payload)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(env, "", "  ")
+	return append(out, '\n'), err
+}
