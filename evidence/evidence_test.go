@@ -149,7 +149,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			os.WriteFile(path, b, 0o644)
 		}, "changed: hashes/memo-30.pdf.json"},
 		{"a removed file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "sms", "SM123.json")) }, "missing: sms/SM123.json"},
-		{"an added file", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "dlq", "extra.log"), []byte("x"), 0o644) }, "added: dlq/extra.log"},
+		{"an added file", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "dlq", "extra.log"), []byte("x"), 0o644)
+		}, "added: dlq/extra.log"},
 		{"a symlink", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "junit.xml"))
 			os.Symlink("/etc/passwd", filepath.Join(dir, "junit.xml"))

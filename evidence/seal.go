@@ -127,8 +127,10 @@ func ParsePublicKeyPEM(b []byte) (ed25519.PublicKey, error) {
 // signer signs DSSE envelopes with an ed25519 key.
 type signer struct{ k ed25519.PrivateKey }
 
-func (s signer) Sign(_ context.Context, data []byte) ([]byte, error) { return ed25519.Sign(s.k, data), nil }
-func (s signer) KeyID() (string, error)                              { return dsse.SHA256KeyID(s.k.Public()) }
+func (s signer) Sign(_ context.Context, data []byte) ([]byte, error) {
+	return ed25519.Sign(s.k, data), nil
+}
+func (s signer) KeyID() (string, error) { return dsse.SHA256KeyID(s.k.Public()) }
 
 // Verifier checks DSSE signatures with an ed25519 public key.
 type Verifier struct{ Key ed25519.PublicKey }
