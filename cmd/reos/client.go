@@ -15,6 +15,9 @@ type client struct {
 	base  string
 	token string
 	http  *http.Client
+	// record, when set, sees every exchange (the evidence pack's
+	// transcripts).
+	record func(req *http.Request, reqBody []byte, res *http.Response, resBody []byte)
 }
 
 func newClient(base string) *client {
@@ -25,12 +28,13 @@ func newClient(base string) *client {
 // a 2xx answer into out. Any other status is an error quoting the body.
 func (c *client) do(method, path string, body, out any, header ...string) error {
 	var rd io.Reader
+	var reqBody []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		rd, reqBody = bytes.NewReader(b), b
 	}
 	u := path
 	if len(path) > 0 && path[0] == '/' {
@@ -55,6 +59,9 @@ func (c *client) do(method, path string, body, out any, header ...string) error 
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if c.record != nil {
+		c.record(req, reqBody, res, b)
+	}
 	if res.StatusCode/100 != 2 {
 		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(b))
 	}

@@ -55,6 +55,8 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 	property := fs.Int("property", 30, "the property whose owner is texted")
 	logPath := fs.String("log", def("REOS_DRILL_LOG", "dlq-drill-"+time.Now().UTC().Format("20060102T150405Z")+".log"), "where the drill log goes (env REOS_DRILL_LOG)")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long")
+	withEvidence := fs.Bool("evidence", false, "also write a sealed evidence pack: the drill log, every HTTP exchange as a transcript, and an egress drill (a send to a real vendor host, refused)")
+	evidenceDir := fs.String("evidence-dir", def("REOS_EVIDENCE_DIR", "audit_artifacts"), "where evidence packs go (env REOS_EVIDENCE_DIR); signed with EVIDENCE_SIGNING_KEY, or a key made for the run")
 	if len(args) == 0 || args[0] != "drill" {
 		fmt.Fprintln(stderr, "Usage: reos dlq drill [flags]")
 		fs.PrintDefaults()
@@ -75,8 +77,43 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 	l := &drillLog{w: f, out: stdout}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := drill(ctx, l, newClient(strings.TrimRight(*base, "/")), *email, *password, *property); err != nil {
+	started := time.Now().UTC()
+	c := newClient(strings.TrimRight(*base, "/"))
+	var pack *drillPack
+	status := map[string]string{}
+	if *withEvidence {
+		var status0 struct {
+			AppMode string `json:"app_mode"`
+			Email   string `json:"email"`
+			SMS     string `json:"sms"`
+			Storage string `json:"storage"`
+		}
+		if err := c.do("GET", "/api/v1/status/providers", nil, &status0); err != nil {
+			fmt.Fprintf(stderr, "reos dlq drill: %v\n", err)
+			return 1
+		}
+		status = map[string]string{"email": status0.Email, "sms": status0.SMS, "storage": status0.Storage}
+		if pack, err = newDrillPack(*evidenceDir, status0.AppMode); err != nil {
+			fmt.Fprintf(stderr, "reos dlq drill: %v\n", err)
+			return 1
+		}
+		pack.attach(c)
+	}
+	err = drill(ctx, l, c, *email, *password, *property)
+	if err == nil && pack != nil {
+		err = pack.egressDrill(l)
+	}
+	if err != nil {
 		l.step("FAILED: %v", err)
+	}
+	f.Sync()
+	if pack != nil {
+		if serr := pack.seal(env, *logPath, status, started, err, stdout); serr != nil {
+			fmt.Fprintf(stderr, "reos dlq drill: evidence: %v\n", serr)
+			return 1
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "reos dlq drill: %v (log: %s)\n", err, *logPath)
 		return 1
 	}

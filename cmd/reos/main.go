@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if len(args) > 0 && args[0] == "dlq" {
 		return runDrill(ctx, args[1:], env, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "evidence" {
+		return runEvidence(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return 0
@@ -177,6 +180,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
+	fmt.Fprintf(w, "  %-13s %s\n", "evidence", "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures")
 	fmt.Fprintf(w, "  %-13s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/url"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
@@ -146,8 +150,8 @@ func TestDLQDrill(t *testing.T) {
 	}
 	t.Cleanup(func() { m.Close(); m.Teardown() })
 
-	logPath := t.TempDir() + "/drill.log"
-	code, out, errOut := runCLI([]string{"dlq", "drill", "--log", logPath, "--timeout", "60s"}, map[string]string{"REOS_BASE_URL": m.URL()})
+	logPath, packs := t.TempDir()+"/drill.log", t.TempDir()
+	code, out, errOut := runCLI([]string{"dlq", "drill", "--log", logPath, "--timeout", "60s", "--evidence", "--evidence-dir", packs}, map[string]string{"REOS_BASE_URL": m.URL()})
 	if code != 0 {
 		t.Fatalf("reos dlq drill exited %d\n%s\n%s", code, out, errOut)
 	}
@@ -160,5 +164,35 @@ func TestDLQDrill(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("drill log lacks %q:\n%s", want, log)
 		}
+	}
+
+	// --evidence: a sealed pack that verifies, with the drill log, the
+	// exchanges as transcripts and the refused egress drill.
+	latest := filepath.Join(packs, "latest")
+	if code, vout, verr := runCLI([]string{"evidence", "verify", latest}, nil); code != 0 || !strings.Contains(vout, "OK:") {
+		t.Fatalf("reos evidence verify: exit %d\n%s%s", code, vout, verr)
+	}
+	dir, _ := filepath.EvalSymlinks(latest)
+	for _, want := range []string{"dlq/dlq-drill.log", "api_tests/drill-05-post-api-v1-communications-sms.txt", "egress/attempt-01-api.twilio.com.json", "index.html", "manifest.sig"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("the pack lacks %s", want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "egress", "attempt-01-api.twilio.com.json")); !strings.Contains(string(b), `"refused": true`) || !strings.Contains(string(b), `"expected": true`) {
+		t.Errorf("egress record: %s", b)
+	}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if b, _ := os.ReadFile(path); err == nil && !d.IsDir() && bytes.Contains(b, []byte(fixtures.DemoPassword)) {
+			t.Errorf("%s holds the admin's password", path)
+		}
+		return nil
+	})
+	// One byte changed anywhere: verify names the file and exits non-zero.
+	target := filepath.Join(dir, "dlq", "dlq-drill.log")
+	b, _ = os.ReadFile(target)
+	b[0] ^= 1
+	os.WriteFile(target, b, 0o644)
+	if code, vout, _ := runCLI([]string{"evidence", "verify", dir}, nil); code == 0 || !strings.Contains(vout, "changed: dlq/dlq-drill.log") {
+		t.Errorf("verify after a flipped byte: exit %d\n%s", code, vout)
 	}
 }
