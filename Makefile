@@ -24,7 +24,7 @@ bench: setup ## print the benchmarks' figures
 FUZZ_TARGETS = ./system/api:FuzzDecodeJSONBody ./system/provider/twilio:FuzzValidateSignature \
 	./system/provider/sendgrid:FuzzVerify ./system/webhook:FuzzVerify ./system/mocktwilio:FuzzCreate \
 	./system/postgres:FuzzParseVersionNotice ./mocks/sendgrid:FuzzMailSend \
-	./mocks/openai:FuzzChatCompletion ./mocks/gotenberg:FuzzConvertHTML ./system/api:FuzzListQuery ./mocks/s3:FuzzSignature
+	./mocks/openai:FuzzChatCompletion ./mocks/gotenberg:FuzzConvertHTML ./system/api:FuzzListQuery ./mocks/s3:FuzzSignature ./cmd/reos:FuzzPeekName ./cmd/reos:FuzzParseQuestion
 
 fuzz: ## run each fuzz test for FUZZTIME (default 30s); the seed corpus also runs in `make test`
 	@for t in $(FUZZ_TARGETS); do \

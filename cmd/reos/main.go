@@ -56,6 +56,9 @@ var commands = []command{
 }
 
 func main() {
+	if dir := os.Getenv(isolateChildEnv); dir != "" { // re-executed inside reos isolate's namespaces
+		os.Exit(isolateChild(dir, os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
@@ -75,6 +78,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	if len(args) > 0 && args[0] == "dlq" {
 		return runDrill(ctx, args[1:], env, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "isolate" {
+		return runIsolate(ctx, args[1:], env, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "evidence" {
 		return runEvidence(args[1:], stdout, stderr)
@@ -180,6 +186,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
+	fmt.Fprintf(w, "  %-13s %s\n", "isolate", "isolate -- COMMAND…: run COMMAND with only loopback; every attempt to leave is refused and recorded")
 	fmt.Fprintf(w, "  %-13s %s\n", "evidence", "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures")
 	fmt.Fprintf(w, "  %-13s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")

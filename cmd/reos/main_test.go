@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
@@ -194,5 +197,56 @@ func TestDLQDrill(t *testing.T) {
 	os.WriteFile(target, b, 0o644)
 	if code, vout, _ := runCLI([]string{"evidence", "verify", dir}, nil); code == 0 || !strings.Contains(vout, "changed: dlq/dlq-drill.log") {
 		t.Errorf("verify after a flipped byte: exit %d\n%s", code, vout)
+	}
+}
+
+// TestMain runs the re-executed child of reos isolate when the test binary
+// is started as one.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(isolateChildEnv); dir != "" {
+		os.Exit(isolateChild(dir, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// reos isolate: a child's connection to an outside name and to an outside
+// address, and its lookup of the name, are all recorded by the sinkhole and
+// the DNS stub and reach nothing; the command's failure is the exit status.
+func TestIsolate(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is missing: run scripts/setup")
+	}
+	root := t.TempDir()
+	pack, err := evidence.Create(root, "mock", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	egressLog := filepath.Join(t.TempDir(), "egress.jsonl")
+	code, out, errOut := runCLI([]string{"isolate", "--evidence", pack.Dir, "--", "curl", "-sS", "-m", "5", "https://api.twilio.com/2010-04-01"},
+		map[string]string{"EGRESS_LOG": egressLog})
+	if strings.Contains(errOut, "cannot make the namespaces") {
+		t.Skipf("namespaces are not permitted here: %s", errOut)
+	}
+	if code == 0 {
+		t.Errorf("curl https://api.twilio.com inside reos isolate exited 0:\n%s%s", out, errOut)
+	}
+	for _, want := range []string{"dns lookup of api.twilio.com", ":443 (api.twilio.com) by curl"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reos isolate did not report %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(egressLog); !strings.Contains(string(b), `"name":"api.twilio.com"`) {
+		t.Errorf("EGRESS_LOG: %s", b)
+	}
+	if recs, _ := pack.Records(); len(recs) < 2 || recs[0].Kind != "egress" {
+		t.Errorf("evidence records: %+v", recs)
+	}
+	code, out, _ = runCLI([]string{"isolate", "--", "curl", "-sS", "-m", "5", "http://93.184.216.34/"}, nil)
+	if code == 0 || !strings.Contains(out, "tcp 93.184.216.34:80") {
+		t.Errorf("an outside address: exit %d\n%s", code, out)
+	}
+	// What the run needs on the host still answers, through the forwarders.
+	if code, out, errOut := runCLI([]string{"isolate", "--", "redis-cli", "-h", "127.0.0.1", "ping"}, nil); code != 0 || !strings.Contains(out, "no attempt") {
+		t.Errorf("redis through the forwarder: exit %d\n%s%s", code, out, errOut)
 	}
 }
