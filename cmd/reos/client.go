@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/real-estate-os/reos/system/egress"
 )
 
 // client calls a running reos API (and, in mock mode, its stand-ins) the
@@ -20,8 +24,14 @@ type client struct {
 	record func(req *http.Request, reqBody []byte, res *http.Response, resBody []byte)
 }
 
+// newClient returns a client of the stack at base whose connections go
+// through the egress guard: loopback and base's own host only.
 func newClient(base string) *client {
-	return &client{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+	g := &egress.Guard{}
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		g.Allow = []string{strings.ToLower(u.Hostname())}
+	}
+	return &client{base: base, http: g.HTTPClient("reos-cli", 15*time.Second)}
 }
 
 // do sends body (JSON, when not nil) to path (or to a full URL) and decodes

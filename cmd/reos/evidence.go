@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -95,6 +97,47 @@ func gitFacts() (string, bool) {
 	}
 	status, _ := exec.Command("git", "status", "--porcelain").Output()
 	return strings.TrimSpace(string(out)), len(bytes.TrimSpace(status)) > 0
+}
+
+// versions reports the versions of the tools a run uses, as far as this
+// machine has them: each asked of its binary, offline (Mailpit's from its
+// build information: `mailpit version` would look up GitHub).
+func versions(env func(string) (string, bool)) map[string]string {
+	v := map[string]string{"Go": runtime.Version()}
+	run := func(name string, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, name, args...).Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
+	if s := run("/usr/bin/chromium", "--version"); s != "" {
+		v["Chromium"] = s
+	}
+	if s := run("redis-server", "--version"); s != "" {
+		v["Redis"] = s
+	}
+	if bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(bins) > 0 {
+		v["PostgreSQL"] = run(bins[len(bins)-1], "--version")
+	}
+	if dirs, _ := filepath.Glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*"); len(dirs) > 0 {
+		v["RabbitMQ"] = strings.TrimPrefix(filepath.Base(dirs[len(dirs)-1]), "rabbitmq_server-")
+	}
+	mailpit, _ := env("MAILPIT_BIN")
+	if mailpit == "" {
+		home, _ := os.UserHomeDir()
+		mailpit = filepath.Join(home, ".cache", "reos", "bin", "mailpit")
+	}
+	if out, err := exec.Command("go", "version", "-m", mailpit).Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/axllent/mailpit" {
+				v["Mailpit"] = f[2]
+			}
+		}
+	}
+	return v
 }
 
 // drillPack records the drill into a pack: every exchange as a transcript,
@@ -216,7 +259,7 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 	}
 	end := time.Now().UTC()
 	f := evidence.Facts{Commit: commit, Dirty: dirty, Mode: d.pack.Mode, Providers: status, Start: start, End: end, Counts: counts,
-		Versions: map[string]string{"Go": runtime.Version()}, EphemeralKey: ephemeral,
+		Versions: versions(env), EphemeralKey: ephemeral,
 		Flows: []evidence.Flow{{Name: "DLQ drill: fault → dead letter → replay → delivered; egress drill", Outcome: outcome, Duration: end.Sub(start), Files: files}}}
 	if err := d.pack.Seal(f, key); err != nil {
 		return err
