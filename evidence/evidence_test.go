@@ -283,3 +283,18 @@ func TestExchangeRedactsSecrets(t *testing.T) {
 		t.Errorf("the curl line %q does not replay the request", curl)
 	}
 }
+
+func TestRedactConfig(t *testing.T) {
+	got := evidence.RedactConfig(map[string]string{"APP_MODE": "mock", "JWT_SECRET": "s3cret", "TWILIO_AUTH_TOKEN": "tok",
+		"SENDGRID_API_KEY": "SG.x", "DATABASE_URL": "postgres://reos:hunter2@127.0.0.1:5432/reos", "EVIDENCE_SIGNING_KEY": "/keys/k.pem", "S3_ACCESS_KEY_ID": ""})
+	for k, v := range got {
+		for _, secret := range []string{"s3cret", "tok", "SG.x", "hunter2", "/keys/k.pem"} {
+			if strings.Contains(v, secret) {
+				t.Errorf("%s = %q keeps a secret", k, v)
+			}
+		}
+	}
+	if got["APP_MODE"] != "mock" || !strings.HasPrefix(got["DATABASE_URL"], "postgres://reos:") || got["S3_ACCESS_KEY_ID"] != "" {
+		t.Errorf("RedactConfig = %v", got)
+	}
+}

@@ -243,3 +243,25 @@ func (p *Pack) Egress(spec, name string, a EgressAttempt) (string, error) {
 func (p *Pack) File(spec, rel string, data []byte) (string, error) {
 	return p.add("file", spec, rel, data)
 }
+
+// secretConfig names configuration whose values are secrets.
+var secretConfig = regexp.MustCompile(`(?i)(secret|token|password|_key|apikey|api_key|credential|private)`)
+
+// RedactConfig returns cfg with every secret's value replaced, for a
+// manifest's facts: names stay, so an auditor sees what was set.
+func RedactConfig(cfg map[string]string) map[string]string {
+	out := make(map[string]string, len(cfg))
+	for k, v := range cfg {
+		if v != "" && secretConfig.MatchString(k) {
+			v = Redacted
+		}
+		if u, err := url.Parse(v); err == nil && u.User != nil { // a password in a URL (DATABASE_URL)
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), Redacted)
+				v = u.String()
+			}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -144,6 +144,7 @@ func versions(env func(string) (string, bool)) map[string]string {
 // the deliberate egress drill, the drill log; and seals it.
 type drillPack struct {
 	pack  *evidence.Pack
+	base  string
 	n     int
 	spec  string
 	guard *egress.Guard
@@ -188,6 +189,7 @@ func newDrillPack(root, mode string) (*drillPack, error) {
 // attach records c's exchanges and makes c dial through an egress guard
 // that allows loopback and the stack's own host.
 func (d *drillPack) attach(c *client) {
+	d.base = c.base
 	d.guard = &egress.Guard{Sink: &d.sink}
 	if u, err := url.Parse(c.base); err == nil {
 		d.guard.Allow = append(d.guard.Allow, strings.ToLower(u.Hostname()))
@@ -224,13 +226,17 @@ func (d *drillPack) egressDrill(l *drillLog) error {
 }
 
 // seal writes the guard's attempts and the log, then seals the pack.
-func (d *drillPack) seal(env func(string) (string, bool), logPath string, status map[string]string, start time.Time, runErr error, stdout io.Writer) error {
+// It returns runErr, or the first unexpected egress attempt, once sealed.
+func (d *drillPack) seal(env func(string) (string, bool), logPath string, status map[string]string, start time.Time, runErr error, stdout io.Writer) (err error) {
 	d.flush()
 	sc := bufio.NewScanner(&d.sink)
 	for i := 1; sc.Scan(); i++ {
 		var a egress.Attempt
 		if json.Unmarshal(sc.Bytes(), &a) != nil {
 			continue
+		}
+		if a.Provider != "egress-drill" && runErr == nil { // only the deliberate drill may try to leave
+			runErr = fmt.Errorf("an unexpected attempt to leave the machine: %s to %s", a.Provider, a.Address)
 		}
 		_, port, _ := strings.Cut(a.Address, ":")
 		if _, err := d.pack.Egress(d.spec, fmt.Sprintf("attempt-%02d-%s", i, a.Host), evidence.EgressAttempt{Time: a.Time, Host: a.Host, Port: port,
@@ -258,12 +264,22 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 		files = append(files, r.File)
 	}
 	end := time.Now().UTC()
+	keyNote := "a key made for this run"
+	if !ephemeral {
+		keyNote, _ = env("EVIDENCE_SIGNING_KEY")
+	}
 	f := evidence.Facts{Commit: commit, Dirty: dirty, Mode: d.pack.Mode, Providers: status, Start: start, End: end, Counts: counts,
+		Config:   evidence.RedactConfig(map[string]string{"REOS_BASE_URL": d.base, "EVIDENCE_SIGNING_KEY": keyNote}),
 		Versions: versions(env), EphemeralKey: ephemeral,
 		Flows: []evidence.Flow{{Name: "DLQ drill: fault → dead letter → replay → delivered; egress drill", Outcome: outcome, Duration: end.Sub(start), Files: files}}}
 	if err := d.pack.Seal(f, key); err != nil {
 		return err
 	}
+	defer func() {
+		if runErr != nil && err == nil {
+			err = runErr
+		}
+	}()
 	fmt.Fprintf(stdout, "evidence pack: %s\n", d.pack.Dir)
 	if ephemeral {
 		fmt.Fprintf(stdout, "signed with a key made for this run (set EVIDENCE_SIGNING_KEY to use yours); its public key:\n%s", evidence.PublicKeyPEM(key.Public().(ed25519.PublicKey)))
