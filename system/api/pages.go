@@ -175,9 +175,7 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		c := &Claims{Email: sess.Email, Role: sess.Role}
-		c.Subject = strconv.FormatInt(sess.UserID, 10)
-		ctx := context.WithValue(context.WithValue(r.Context(), claimsKey{}, c), sessionKey{}, sess)
+		ctx := context.WithValue(context.WithValue(r.Context(), claimsKey{}, claimsOf(sess)), sessionKey{}, sess)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -36,9 +36,14 @@ func (s *Server) sessionClaims(r *http.Request, id string) (*Claims, error) {
 		s.logger.WarnContext(r.Context(), "request refused: CSRF token missing or wrong", "path", r.URL.Path)
 		return nil, system.Errorf(system.EFORBIDDEN, "this request needs the session's CSRF token (the %s header or the %s form field)", CSRFHeader, csrfField)
 	}
+	return claimsOf(sess), nil
+}
+
+// claimsOf are a session's claims, as a token would carry them.
+func claimsOf(sess *system.Session) *Claims {
 	c := &Claims{Email: sess.Email, Role: sess.Role}
 	c.Subject = strconv.FormatInt(sess.UserID, 10)
-	return c, nil
+	return c
 }
 
 func changesState(method string) bool {

@@ -105,6 +105,14 @@ func TestWebUIInABrowser(t *testing.T) {
 	if took > time.Second {
 		t.Logf("note: slower than a second on this run (%v)", took) // a figure, not an assertion
 	}
+	// A change by another user (over the API) appears too.
+	admin := s.login("admin@example.com", fixtures.DemoPassword)
+	if r := s.do("PATCH", "/api/v1/properties/3", admin, map[string]string{"stage": "contacted"}); r.status != 200 {
+		t.Fatalf("another user's move: %d %s", r.status, r.body)
+	}
+	if _, err := tabA.WaitForSelector(`[data-testid="column-contacted"] [data-testid="card-3"]`, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(5000)}); err != nil {
+		t.Errorf("another user's move never appeared: %v", err)
+	}
 	// An illegal move is explained in place (closed deals are final; new → offer is not a step).
 	click(t, tabA, "move-2")
 	if n := count(t, tabA, `#moves-2 [data-to="offer"]`); n != 0 {
