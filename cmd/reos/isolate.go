@@ -236,23 +236,26 @@ func forwardOut(path, addr string, stop <-chan struct{}) error {
 	}
 	os.Chmod(path, 0o777)
 	go func() { <-stop; l.Close() }()
-	go func() {
-		for {
-			c, err := l.Accept()
+	go serveForward(l, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) })
+	return nil
+}
+
+// serveForward pipes every connection l accepts to a new one from dial.
+func serveForward(l net.Listener, dial func() (net.Conn, error)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			up, err := dial()
 			if err != nil {
+				c.Close()
 				return
 			}
-			go func() {
-				up, err := net.DialTimeout("tcp", addr, 5*time.Second)
-				if err != nil {
-					c.Close()
-					return
-				}
-				pipe(c, up)
-			}()
-		}
-	}()
-	return nil
+			pipe(c, up)
+		}()
+	}
 }
 
 func pipe(a, b net.Conn) {
@@ -284,22 +287,7 @@ func isolateChild(dir string, args []string) int {
 			return fail("forwarder on 127.0.0.1:%s: %v", p, err)
 		}
 		sock := filepath.Join(dir, "fwd-"+p+".sock")
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					up, err := net.Dial("unix", sock)
-					if err != nil {
-						c.Close()
-						return
-					}
-					pipe(c, up)
-				}()
-			}
-		}()
+		go serveForward(l, func() (net.Conn, error) { return net.Dial("unix", sock) })
 	}
 	for _, port := range sinkPorts {
 		l, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port))

@@ -359,9 +359,9 @@ type drawerView struct {
 }
 
 func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) error {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id < 1 {
-		return system.Errorf(system.ENOTFOUND, "no such property")
+	id, err := propertyID(r)
+	if err != nil {
+		return err
 	}
 	p, err := s.properties.FindPropertyByID(r.Context(), id)
 	if err != nil {
