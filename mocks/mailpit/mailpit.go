@@ -60,6 +60,19 @@ func Start(ctx context.Context, bin, dataDir string) (*Process, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("mailpit: %w", err)
 	}
+	// The ports are picked free, then bound by Mailpit: another process may
+	// take one in between. Mailpit then exits at once; try fresh ports.
+	for attempt := 1; ; attempt++ {
+		p, err := start(ctx, path, dataDir)
+		if err == nil || !errors.Is(err, errExitedAtStart) || attempt == 3 {
+			return p, err
+		}
+	}
+}
+
+var errExitedAtStart = errors.New("mailpit exited at start")
+
+func start(ctx context.Context, path, dataDir string) (*Process, error) {
 	smtpPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -91,7 +104,7 @@ func Start(ctx context.Context, bin, dataDir string) (*Process, error) {
 		}
 		select {
 		case err := <-p.done:
-			return nil, fmt.Errorf("mailpit exited at start: %v", err)
+			return nil, fmt.Errorf("%w: %v", errExitedAtStart, err)
 		case <-ctx.Done():
 			p.Close()
 			return nil, errors.New("mailpit did not become ready within 15 s")

@@ -35,7 +35,7 @@ type Limiter struct {
 }
 
 const (
-	limiterTimeout  = 2 * time.Second
+	limiterTimeout  = 5 * time.Second
 	limiterCooldown = time.Second
 )
 
@@ -84,7 +84,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 }
 
 // allow asks Redis, waiting at most limiterTimeout (long enough for a
-// loaded 2-core machine, short enough that a dead Redis is noticed): the automatic pipeline
+// 2-core machine saturated by a parallel test run under the race detector,
+// where 2 s was seen to pass; a dead Redis is noticed sooner, by its refused
+// connections): the automatic pipeline
 // does not give up on a caller's deadline by itself (its retries against a
 // dead server take seconds), so the call runs aside and is left to finish.
 func (l *Limiter) allow(ctx context.Context, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
