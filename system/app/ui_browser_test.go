@@ -127,6 +127,11 @@ func TestWebUIInABrowser(t *testing.T) {
 	must(t, "cut tab C's stream", tabC.Route("**/sse-events/stream**", func(r playwright.Route) { r.Abort() }))
 	must(t, "open tab C", gotoPage(tabC, s.url+"/"))
 	waitFor(t, tabC, `[data-testid="card-31"]`)
+	// Its connection indicator says it is not live, and when it retries.
+	if _, err := tabC.WaitForSelector(`[data-testid="connection"][data-state="reconnecting"]:has-text("Reconnecting in")`,
+		playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(5000)}); err != nil {
+		t.Errorf("a cut stream is not shown as reconnecting: %v", err)
+	}
 	if r := s.do("PATCH", "/api/v1/properties/31", s.login("admin@example.com", fixtures.DemoPassword), map[string]string{"notes": "changed elsewhere"}); r.status != 200 {
 		t.Fatalf("PATCH elsewhere: %d %s", r.status, r.body)
 	}
