@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxschmitt/playwright-go"
 
+	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/mocks/mailpit"
 )
@@ -393,5 +394,49 @@ func checkAxe(t *testing.T, p playwright.Page, where string) {
 		for _, violation := range list {
 			t.Errorf("%s: %v", where, violation)
 		}
+	}
+}
+
+// An evidence pack's index.html opens in Chromium from file:// under its
+// own CSP: the flows, a screenshot (loaded) and the egress attempts show,
+// with no console error.
+func TestEvidenceIndexInABrowser(t *testing.T) {
+	t.Parallel()
+	b := startBrowser(t)
+	png, err := os.ReadFile(filepath.Join("..", "..", "docs", "screenshots", "board.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack, err := evidence.Create(t.TempDir(), "mock", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack.Screenshot("board", "pipeline_dual_tab.png", png)
+	pack.Egress("egress drill", "drill", evidence.EgressAttempt{Time: time.Now(), Host: "api.twilio.com", Port: "443", Refused: true, Expected: true})
+	if err := pack.Seal(evidence.Facts{Counts: map[string]int{"passed": 1}, End: time.Now(),
+		Flows: []evidence.Flow{{Name: "Login and pipeline", Outcome: "passed", Duration: 3 * time.Second}}}, evidence.NewKey()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := b.NewPage()
+	var errs []string
+	p.On("console", func(m playwright.ConsoleMessage) {
+		if m.Type() == "error" {
+			errs = append(errs, m.Text())
+		}
+	})
+	must(t, "open index.html", gotoPage(p, "file://"+filepath.Join(pack.Dir, "index.html")))
+	for _, want := range []string{"Login and pipeline", "api.twilio.com", "PASSED"} {
+		if n, _ := p.Locator("text=" + want).Count(); n == 0 {
+			t.Errorf("index.html does not show %q", want)
+		}
+	}
+	if v, _ := p.Evaluate(`() => [...document.images].every((i) => i.complete && i.naturalWidth > 0) && document.images.length === 1`); v != true {
+		t.Error("the screenshot does not load in index.html")
+	}
+	if css, _ := p.Evaluate(`() => getComputedStyle(document.body).fontFamily`); !strings.Contains(fmt.Sprint(css), "system-ui") {
+		t.Errorf("index.css is not applied (font %v)", css)
+	}
+	for _, e := range errs {
+		t.Errorf("console error: %s", e)
 	}
 }
