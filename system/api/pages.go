@@ -363,11 +363,7 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	p, err := s.properties.FindPropertyByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	rules, err := s.rules.FindRules(r.Context())
+	p, reasons, err := s.propertyReasons(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -379,7 +375,7 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	v := &drawerView{P: p, Moves: p.Stage.Moves(), Reasons: system.Reasons(rules, p, s.now()), Threads: threads}
+	v := &drawerView{P: p, Moves: p.Stage.Moves(), Reasons: reasons, Threads: threads}
 	for _, e := range events {
 		switch {
 		case e.Type == "property.created":
