@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -146,25 +147,28 @@ func drill(ctx context.Context, l *drillLog, c *client, email, password string, 
 	}
 	l.step("logged in as %s", email)
 
-	faults := func(body map[string]any) error { return c.do("PUT", mock+"/mock/faults", body, nil) }
-	if err := faults(map[string]any{"error_probability": 1}); err != nil {
-		return err
-	}
-	cleared := false
-	defer func() {
-		if !cleared {
-			faults(map[string]any{})
-			l.step("fault cleared (on the way out)")
-		}
-	}()
-	l.step("fault on: the mock Twilio answers every send with 500 (Twilio error 20500)")
-
 	var p struct {
 		OwnerPhone string `json:"owner_phone"`
 	}
 	if err := c.do("GET", fmt.Sprintf("/api/v1/properties/%d", property), nil, &p); err != nil {
 		return err
 	}
+	// The fault is scoped to the owner's number: texts to anyone else,
+	// a parallel run's included, go through.
+	scope := mock + "/mock/faults?to=" + url.QueryEscape(p.OwnerPhone)
+	if err := c.do("PUT", scope, map[string]any{"error_probability": 1}, nil); err != nil {
+		return err
+	}
+	cleared := false
+	clear := func() error { return c.do("DELETE", scope, nil, nil) }
+	defer func() {
+		if !cleared {
+			clear()
+			l.step("fault cleared (on the way out)")
+		}
+	}()
+	l.step("fault on for %s only: the mock Twilio answers every send to it with 500 (Twilio error 20500)", p.OwnerPhone)
+
 	run := time.Now().UTC().Format("20060102T150405.000Z")
 	var sent struct {
 		MessageID string `json:"message_id"`
@@ -196,7 +200,7 @@ func drill(ctx context.Context, l *drillLog, c *client, email, password string, 
 	for _, x := range dead.Deaths {
 		l.step("  x-death: queue %v, reason %v, count %v", x["queue"], x["reason"], x["count"])
 	}
-	if err := faults(map[string]any{}); err != nil {
+	if err := clear(); err != nil {
 		return err
 	}
 	cleared = true

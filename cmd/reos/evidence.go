@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -13,9 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -76,68 +72,6 @@ func runEvidence(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// signingKey is EVIDENCE_SIGNING_KEY's key, or one made for this run
-// (ephemeral reports which).
-func evidenceKey(env func(string) (string, bool)) (key ed25519.PrivateKey, ephemeral bool, err error) {
-	if path, ok := env("EVIDENCE_SIGNING_KEY"); ok && path != "" {
-		key, err = evidence.LoadKey(path)
-		return key, false, err
-	}
-	return evidence.NewKey(), true, nil
-}
-
-// gitFacts returns the commit and whether the tree has changes, when run in
-// a git checkout.
-func gitFacts() (string, bool) {
-	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "unknown (not a git checkout)", false
-	}
-	status, _ := exec.Command("git", "status", "--porcelain").Output()
-	return strings.TrimSpace(string(out)), len(bytes.TrimSpace(status)) > 0
-}
-
-// versions reports the versions of the tools a run uses, as far as this
-// machine has them: each asked of its binary, offline (Mailpit's from its
-// build information: `mailpit version` would look up GitHub).
-func versions(env func(string) (string, bool)) map[string]string {
-	v := map[string]string{"Go": runtime.Version()}
-	run := func(name string, args ...string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, name, args...).Output()
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	}
-	if s := run("/usr/bin/chromium", "--version"); s != "" {
-		v["Chromium"] = s
-	}
-	if s := run("redis-server", "--version"); s != "" {
-		v["Redis"] = s
-	}
-	if bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(bins) > 0 {
-		v["PostgreSQL"] = run(bins[len(bins)-1], "--version")
-	}
-	if dirs, _ := filepath.Glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*"); len(dirs) > 0 {
-		v["RabbitMQ"] = strings.TrimPrefix(filepath.Base(dirs[len(dirs)-1]), "rabbitmq_server-")
-	}
-	mailpit, _ := env("MAILPIT_BIN")
-	if mailpit == "" {
-		home, _ := os.UserHomeDir()
-		mailpit = filepath.Join(home, ".cache", "reos", "bin", "mailpit")
-	}
-	if out, err := exec.Command("go", "version", "-m", mailpit).Output(); err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/axllent/mailpit" {
-				v["Mailpit"] = f[2]
-			}
-		}
-	}
-	return v
 }
 
 // drillPack records the drill into a pack: every exchange as a transcript,
@@ -249,11 +183,11 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 			return err
 		}
 	}
-	key, ephemeral, err := evidenceKey(env)
+	key, ephemeral, err := evidence.SigningKey(env)
 	if err != nil {
 		return err
 	}
-	commit, dirty := gitFacts()
+	commit, dirty := evidence.Git()
 	outcome, counts := "passed", map[string]int{"passed": 1}
 	if runErr != nil {
 		outcome, counts = "failed", map[string]int{"failed": 1}
@@ -270,7 +204,7 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 	}
 	f := evidence.Facts{Commit: commit, Dirty: dirty, Mode: d.pack.Mode, Providers: status, Start: start, End: end, Counts: counts,
 		Config:   evidence.RedactConfig(map[string]string{"REOS_BASE_URL": d.base, "EVIDENCE_SIGNING_KEY": keyNote}),
-		Versions: versions(env), EphemeralKey: ephemeral,
+		Versions: evidence.Versions(env), EphemeralKey: ephemeral,
 		Flows: []evidence.Flow{{Name: "DLQ drill: fault → dead letter → replay → delivered; egress drill", Outcome: outcome, Duration: end.Sub(start), Files: files}}}
 	if err := d.pack.Seal(f, key); err != nil {
 		return err

@@ -168,9 +168,17 @@ type Client struct {
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	b, err := c.read(ctx, path)
 	if err != nil {
 		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (c *Client) read(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return nil, err
 	}
 	httpc := c.HTTP
 	if httpc == nil {
@@ -178,14 +186,14 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	}
 	res, err := httpc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("mailpit: GET %s: %d %s", path, res.StatusCode, b)
+		return nil, fmt.Errorf("mailpit: GET %s: %d %s", path, res.StatusCode, b)
 	}
-	return json.NewDecoder(res.Body).Decode(v)
+	return io.ReadAll(io.LimitReader(res.Body, 64<<20))
 }
 
 // Search returns the messages matching a Mailpit search query, such as
@@ -208,4 +216,10 @@ func (c *Client) Message(ctx context.Context, id string) (*Message, error) {
 func (c *Client) Headers(ctx context.Context, id string) (map[string][]string, error) {
 	var h map[string][]string
 	return h, c.get(ctx, "/api/v1/message/"+url.PathEscape(id)+"/headers", &h)
+}
+
+// Raw returns one message by Mailpit's ID as it arrived: its RFC 5322
+// source, an .eml.
+func (c *Client) Raw(ctx context.Context, id string) ([]byte, error) {
+	return c.read(ctx, "/api/v1/message/"+url.PathEscape(id)+"/raw")
 }

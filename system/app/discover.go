@@ -77,3 +77,29 @@ func EnsureDatabase(ctx context.Context, dbURL string) error {
 	}
 	return nil
 }
+
+// DatabaseURL is configured when set, else the URL of the PostgreSQL that
+// answers on its default local port (the one scripts/setup starts).
+func DatabaseURL(ctx context.Context, configured string) (string, error) {
+	return postgresDep.resolve(ctx, configured)
+}
+
+// DropDatabase drops the database dbURL names, closing its connections:
+// for throwaway stacks, once they are closed.
+func DropDatabase(ctx context.Context, dbURL string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	name := u.Path[1:]
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("postgres: connect to %s: %w", u.Redacted(), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("postgres: drop database %s: %w", name, err)
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/browser"
 	"github.com/real-estate-os/reos/mocks/mailpit"
 )
 
@@ -55,8 +56,7 @@ func TestWebUIInABrowser(t *testing.T) {
 		})
 		p.On("pageerror", func(err error) { problems = append(problems, "page error: "+err.Error()) })
 	}
-	if err := ctx.AddInitScript(playwright.Script{Content: playwright.String(`window.__csp = [];
-		document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`)}); err != nil {
+	if err := ctx.AddInitScript(playwright.Script{Content: playwright.String(browser.CSPWatch)}); err != nil {
 		t.Fatal(err)
 	}
 	tabA, _ := ctx.NewPage()
@@ -239,8 +239,7 @@ func TestWebUIInABrowser(t *testing.T) {
 	// Log out ends the session on the server.
 	tabA.GoBack()
 	for _, p := range []playwright.Page{tabA, tabB} {
-		v, _ := p.Evaluate(`window.__csp || []`)
-		if list, ok := v.([]any); ok && len(list) > 0 {
+		if list := browser.CSPViolations(p); len(list) > 0 {
 			problems = append(problems, fmt.Sprintf("CSP violations: %v", list))
 		}
 	}
@@ -280,39 +279,13 @@ func (s *stack) openEmail(t *testing.T, to string) {
 // startBrowser launches Debian's Chromium through playwright-go, offline.
 func startBrowser(t *testing.T) playwright.Browser {
 	t.Helper()
-	driver := os.Getenv("PLAYWRIGHT_DRIVER_PATH")
-	if driver == "" {
-		home, _ := os.UserHomeDir()
-		driver = filepath.Join(home, ".cache", "reos", "playwright-driver-"+playwrightVersion)
-		os.Setenv("PLAYWRIGHT_DRIVER_PATH", driver)
-	}
-	if os.Getenv("PLAYWRIGHT_NODEJS_PATH") == "" {
-		os.Setenv("PLAYWRIGHT_NODEJS_PATH", "/usr/bin/node")
-	}
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(filepath.Join(driver, "package", "cli.js")); err != nil {
-		t.Fatalf("the Playwright driver is missing at %s: run scripts/setup", driver)
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is missing at %s: run scripts/setup (Debian package chromium)", chromium)
-	}
-	opts := &playwright.RunOptions{SkipInstallBrowsers: true, DriverDirectory: driver, Stderr: os.Stderr}
-	pw, err := playwright.Run(opts)
+	b, err := browser.Launch(os.Stderr)
 	if err != nil {
-		t.Fatalf("playwright: %v (scripts/setup installs the driver)", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { pw.Stop() })
-	b, err := pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{ExecutablePath: playwright.String(chromium), Headless: playwright.Bool(true),
-		Args: []string{"--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"}})
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { b.Stop() })
 	return b
 }
-
-const playwrightVersion = "1.64.1"
 
 func must(t *testing.T, what string, err error) {
 	t.Helper()
@@ -371,29 +344,16 @@ func shot(t *testing.T, p playwright.Page, path string) {
 	}
 }
 
-// checkAxe runs axe-core in the page (evaluated by the browser, outside the
-// page's CSP) and fails on any violation of serious or critical impact.
+// checkAxe fails on any violation of serious or critical impact axe-core
+// finds in p.
 func checkAxe(t *testing.T, p playwright.Page, where string) {
 	t.Helper()
-	home, _ := os.UserHomeDir()
-	path := filepath.Join(home, ".cache", "reos", "axe-core", "package", "axe.min.js")
-	src, err := os.ReadFile(path)
+	violations, err := browser.Axe(p)
 	if err != nil {
-		t.Fatalf("axe-core is missing at %s: run scripts/setup", path)
+		t.Fatal(err)
 	}
-	if _, err := p.Evaluate(string(src)); err != nil {
-		t.Fatalf("load axe-core: %v", err)
-	}
-	v, err := p.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations
-		.filter((v) => v.impact === "serious" || v.impact === "critical")
-		.map((v) => v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`)
-	if err != nil {
-		t.Fatalf("axe.run: %v", err)
-	}
-	if list, ok := v.([]any); ok {
-		for _, violation := range list {
-			t.Errorf("%s: %v", where, violation)
-		}
+	for _, v := range violations {
+		t.Errorf("%s: %v", where, v)
 	}
 }
 

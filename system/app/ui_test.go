@@ -14,19 +14,19 @@ import (
 	"github.com/real-estate-os/reos/system"
 )
 
-// browser is a cookie-keeping HTTP client that does not follow redirects.
-type browser struct {
+// cookieClient is a cookie-keeping HTTP client that does not follow redirects.
+type cookieClient struct {
 	t    *testing.T
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, base string) *cookieClient {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &cookieClient{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (b *browser) send(method, path, contentType, body string, header ...string) (*http.Response, string) {
+func (b *cookieClient) send(method, path, contentType, body string, header ...string) (*http.Response, string) {
 	b.t.Helper()
 	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(body))
 	if contentType != "" {
@@ -44,14 +44,14 @@ func (b *browser) send(method, path, contentType, body string, header ...string)
 	return res, string(out)
 }
 
-func (b *browser) login(email, password string) *http.Response {
+func (b *cookieClient) login(email, password string) *http.Response {
 	b.t.Helper()
 	res, _ := b.send("POST", "/login", "application/x-www-form-urlencoded", url.Values{"email": {email}, "password": {password}, "next": {"/"}}.Encode())
 	return res
 }
 
 // csrf reads the session's CSRF token from the board page.
-func (b *browser) csrf() string {
+func (b *cookieClient) csrf() string {
 	b.t.Helper()
 	_, page := b.send("GET", "/", "", "")
 	m := regexp.MustCompile(`data-csrf="([^"]+)"`).FindStringSubmatch(page)

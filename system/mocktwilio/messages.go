@@ -336,10 +336,11 @@ func (s *Server) progress(sid string) {
 		rec := s.messages[sid]
 		var steps []string
 		if rec != nil {
+			f := s.faultsFor(rec.To)
 			switch {
-			case slices.Contains(s.faults.FailedTo, rec.To):
+			case slices.Contains(f.FailedTo, rec.To):
 				steps = []string{"failed"}
-			case slices.Contains(s.faults.UndeliveredTo, rec.To):
+			case slices.Contains(f.UndeliveredTo, rec.To):
 				steps = []string{"sending", "sent", "undelivered"}
 			default:
 				steps = []string{"sending", "sent", "delivered"}
@@ -412,7 +413,7 @@ func (s *Server) callback(sid string) {
 	if rec.ErrorCode != nil {
 		params.Set("ErrorCode", strconv.Itoa(*rec.ErrorCode))
 	}
-	drop := s.rnd.Float64() < s.faults.DropCallbackProbability
+	drop := s.rnd.Float64() < s.faultsFor(rec.To).DropCallbackProbability
 	s.mu.Unlock()
 
 	if drop {

@@ -9,12 +9,16 @@
 //	GET    /health                 {"status":"ok"}
 //	GET    /mock/messages?To=&From= every message, with its status callbacks
 //	DELETE /mock/messages          forget every message
-//	GET    /mock/faults            the fault settings
-//	PUT    /mock/faults            change them (JSON, see Faults)
+//	GET    /mock/faults[?to=]      the fault settings: the default, or one recipient's
+//	PUT    /mock/faults[?to=]      change them (JSON, see Faults); with to, only
+//	                               messages to that number see them
+//	DELETE /mock/faults[?to=]      clear one recipient's faults, or every fault
 //	POST   /mock/inbound           {From, To, Body[, Url]}: a phone texts one of the account's numbers
+//	GET    /mock/numbers           {"numbers": [...]}: the account's numbers
 package mocktwilio
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -25,8 +29,10 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,7 +70,10 @@ type Config struct {
 }
 
 // Faults are the run-time fault settings, changed through PUT /mock/faults.
-// Probabilities are between 0 and 1 and apply to the Messages API.
+// Probabilities are between 0 and 1 and apply to the Messages API. A
+// recipient with faults of its own (PUT /mock/faults?to=NUMBER) sees only
+// those; every other message sees the default ones. Scoping lets parallel
+// runs each break their own recipients without touching anyone else's.
 type Faults struct {
 	ErrorProbability        float64  `json:"error_probability"`         // answer 500 (Twilio 20500)
 	RateLimitProbability    float64  `json:"rate_limit_probability"`    // answer 429 (Twilio 20429)
@@ -111,6 +120,7 @@ type Server struct {
 	messages map[string]*Record
 	optOuts  map[string]bool // "ourNumber|theirNumber"
 	faults   Faults
+	scoped   map[string]Faults // by recipient
 	rnd      *mrand.Rand
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -146,7 +156,7 @@ func New(cfg Config) (*Server, error) {
 	if seed == 0 {
 		seed = mrand.Uint64()
 	}
-	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, scoped: map[string]Faults{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		dirty: map[string]bool{}, wake: make(chan struct{}, 1), stopFlusher: make(chan struct{}), flusherDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.load(); err != nil {
@@ -218,7 +228,15 @@ func (s *Server) routes() {
 		r.Delete("/messages", s.handleClear)
 		r.Get("/faults", s.handleGetFaults)
 		r.Put("/faults", s.handlePutFaults)
+		r.Delete("/faults", s.handleDeleteFaults)
 		r.Post("/inbound", s.handleInbound)
+		r.Get("/numbers", func(w http.ResponseWriter, r *http.Request) {
+			numbers := slices.Clone(s.cfg.Numbers)
+			if !slices.Contains(numbers, MagicFrom) {
+				numbers = append(numbers, MagicFrom)
+			}
+			writeJSON(w, http.StatusOK, map[string][]string{"numbers": numbers})
+		})
 	})
 	s.handler = r
 }
@@ -250,10 +268,30 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// faultsFor returns the faults a message to to sees. Hold s.mu.
+func (s *Server) faultsFor(to string) Faults {
+	if f, ok := s.scoped[to]; ok {
+		return f
+	}
+	return s.faults
+}
+
 func (s *Server) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := ""
+		if r.Method == http.MethodPost && r.Body != nil { // a send: its recipient picks the faults
+			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				writeError(w, 20001, "Could not read the request body", http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			if f, err := url.ParseQuery(string(b)); err == nil {
+				to = f.Get("To")
+			}
+		}
 		s.mu.Lock()
-		f := s.faults
+		f := s.faultsFor(to)
 		roll := s.rnd.Float64()
 		s.mu.Unlock()
 		if f.LatencyMS > 0 {
@@ -278,7 +316,22 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 func (s *Server) handleGetFaults(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if to := r.URL.Query().Get("to"); to != "" {
+		writeJSON(w, http.StatusOK, s.faultsFor(to))
+		return
+	}
 	writeJSON(w, http.StatusOK, s.faults)
+}
+
+func (s *Server) handleDeleteFaults(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if to := r.URL.Query().Get("to"); to != "" {
+		delete(s.scoped, to)
+	} else {
+		s.faults, s.scoped = Faults{}, map[string]Faults{}
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
@@ -293,10 +346,19 @@ func (s *Server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
+	to := r.URL.Query().Get("to")
+	if to != "" && !e164.MatchString(to) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "to must be an E.164 number"})
+		return
+	}
 	s.mu.Lock()
-	s.faults = f
+	if to != "" {
+		s.scoped[to] = f
+	} else {
+		s.faults = f
+	}
 	s.mu.Unlock()
-	s.cfg.Logger.Info("mock twilio faults changed", "faults", f)
+	s.cfg.Logger.Info("mock twilio faults changed", "to", to, "faults", f)
 	writeJSON(w, http.StatusOK, f)
 }
 

@@ -252,6 +252,52 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// Faults set for one recipient break only the messages to it: a parallel
+// run's messages to anyone else go through untouched.
+func TestScopedFaults(t *testing.T) {
+	m := startMock(t, "")
+	call := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, m.url+path, strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := call("PUT", "/mock/faults?to=not-a-number", `{}`); code != 400 {
+		t.Errorf("a scope that is not a number: %d", code)
+	}
+	if code := call("PUT", "/mock/faults?to=%2B14155550177", `{"error_probability": 1}`); code != 200 {
+		t.Fatalf("put scoped faults: %d", code)
+	}
+	for range 5 {
+		if _, err := m.client.SendSMS(context.Background(), &system.SMS{To: "+14155550100", Body: "x"}); err != nil {
+			t.Fatalf("another recipient saw the scoped fault: %v", err)
+		}
+	}
+	if _, err := m.client.SendSMS(context.Background(), &system.SMS{To: "+14155550177", Body: "x"}); err == nil || !strings.Contains(err.Error(), "20500") {
+		t.Errorf("the scoped recipient: %v, want Twilio error 20500", err)
+	}
+	var got mocktwilio.Faults
+	req, _ := http.NewRequest("GET", m.url+"/mock/faults?to=%2B14155550177", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(res.Body).Decode(&got)
+	res.Body.Close()
+	if got.ErrorProbability != 1 {
+		t.Errorf("GET ?to= = %+v", got)
+	}
+	if code := call("DELETE", "/mock/faults?to=%2B14155550177", ""); code != 204 {
+		t.Fatalf("delete scoped faults: %d", code)
+	}
+	if _, err := m.client.SendSMS(context.Background(), &system.SMS{To: "+14155550177", Body: "x"}); err != nil {
+		t.Errorf("after DELETE: %v", err)
+	}
+}
+
 func TestListPagingAndDelete(t *testing.T) {
 	m := startMock(t, "")
 	for range 5 {

@@ -1,0 +1,115 @@
+// Package browser launches Debian's Chromium through playwright-go, offline,
+// the way RECIPES.md does: the Playwright driver and axe-core that
+// scripts/setup puts in ~/.cache/reos, Chromium from /usr/bin, and the
+// flags that keep it from reaching anything but loopback.
+package browser
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/mxschmitt/playwright-go"
+)
+
+// PlaywrightVersion is the playwright-core the driver comes from; it must
+// match what playwright-go expects.
+const PlaywrightVersion = "1.64.1"
+
+// Chromium is the browser scripts/setup installs.
+const Chromium = "/usr/bin/chromium"
+
+// Args keep Chromium off the network: no background requests, no
+// component updates, and every host name but loopback unresolvable.
+var Args = []string{"--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+	"--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-domain-reliability",
+	"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"}
+
+// Browser is a running Chromium and the Playwright driver behind it.
+type Browser struct {
+	playwright.Browser
+	pw *playwright.Playwright
+}
+
+func cache(name string) string {
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "reos", name)
+}
+
+// Launch starts the driver and a headless Chromium. The driver's own
+// output goes to stderr.
+func Launch(stderr io.Writer) (*Browser, error) {
+	driver := os.Getenv("PLAYWRIGHT_DRIVER_PATH")
+	if driver == "" {
+		driver = cache("playwright-driver-" + PlaywrightVersion)
+		os.Setenv("PLAYWRIGHT_DRIVER_PATH", driver)
+	}
+	if os.Getenv("PLAYWRIGHT_NODEJS_PATH") == "" {
+		os.Setenv("PLAYWRIGHT_NODEJS_PATH", "/usr/bin/node")
+	}
+	if _, err := os.Stat(filepath.Join(driver, "package", "cli.js")); err != nil {
+		return nil, fmt.Errorf("the Playwright driver is missing at %s: run scripts/setup", driver)
+	}
+	if _, err := os.Stat(Chromium); err != nil {
+		return nil, fmt.Errorf("Chromium is missing at %s: run scripts/setup (Debian package chromium)", Chromium)
+	}
+	pw, err := playwright.Run(&playwright.RunOptions{SkipInstallBrowsers: true, DriverDirectory: driver, Stderr: stderr})
+	if err != nil {
+		return nil, fmt.Errorf("playwright: %w (scripts/setup installs the driver)", err)
+	}
+	b, err := pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{ExecutablePath: playwright.String(Chromium),
+		Headless: playwright.Bool(true), Args: Args})
+	if err != nil {
+		pw.Stop()
+		return nil, fmt.Errorf("chromium: %w", err)
+	}
+	return &Browser{Browser: b, pw: pw}, nil
+}
+
+// Stop closes the browser and stops the driver.
+func (b *Browser) Stop() error {
+	return errors.Join(b.Browser.Close(), b.pw.Stop())
+}
+
+// CSPWatch is an init script that collects the page's CSP violations in
+// window.__csp (read it with CSPViolations).
+const CSPWatch = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`
+
+// CSPViolations returns what CSPWatch collected on p.
+func CSPViolations(p playwright.Page) []string {
+	v, _ := p.Evaluate(`window.__csp || []`)
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+// Axe runs axe-core in p (evaluated by the browser, outside the page's
+// CSP) and returns its violations of serious or critical impact.
+func Axe(p playwright.Page) ([]string, error) {
+	path := filepath.Join(cache("axe-core"), "package", "axe.min.js")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("axe-core is missing at %s: run scripts/setup", path)
+	}
+	if _, err := p.Evaluate(string(src)); err != nil {
+		return nil, fmt.Errorf("load axe-core: %w", err)
+	}
+	v, err := p.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations
+		.filter((v) => v.impact === "serious" || v.impact === "critical")
+		.map((v) => v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`)
+	if err != nil {
+		return nil, fmt.Errorf("axe.run: %w", err)
+	}
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out, nil
+}

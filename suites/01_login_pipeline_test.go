@@ -1,0 +1,100 @@
+package suites_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	h "github.com/real-estate-os/reos/suites/harness"
+)
+
+var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func() {
+	It("signs in, refuses a wrong password, locks out a guesser with Retry-After, and shows the spec's pipeline that a second tab sees move", func() {
+		s := env.NewSpec("login")
+		stages := []string{"new", "new", "contacted", "qualified", "offer", "under_contract", "closed", "dead"}
+		count, total := map[string]int{}, map[string]int64{}
+		var props []*h.Property
+		for i, st := range stages {
+			p := s.CreateProperty(i+1, h.NewProperty{Stage: st, PriceDollars: int64(150_000 + 25_000*i)})
+			props = append(props, p)
+			count[st]++
+			total[st] += int64(150_000 + 25_000*i)
+		}
+
+		tabA := s.NewPage()
+		_, err := tabA.Goto(s.Target.URL + "/")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tabA.URL()).To(ContainSubstring("/login"), "an anonymous visit lands on the login page")
+
+		By("a wrong password is refused inline")
+		h.Must(tabA.Locator(h.TestID("login-email")).Fill(s.Email), "fill")
+		h.Must(tabA.Locator(h.TestID("login-password")).Fill("not the password"), "fill")
+		h.Must(tabA.Locator(h.TestID("login-submit")).Click(), "submit")
+		Expect(h.Text(tabA, h.TestID("login-error"))).To(ContainSubstring("Wrong email or password"))
+
+		By("the right one opens the board of the spec's properties")
+		s.SignIn(tabA)
+		for _, st := range []string{"new", "contacted", "qualified", "offer", "under_contract", "closed", "dead"} {
+			Expect(h.Text(tabA, h.TestID("count-"+st))).To(Equal(strconv.Itoa(count[st])), "the %s column's count", st)
+			Expect(dollars(h.Text(tabA, h.TestID("total-"+st)))).To(Equal(total[st]), "the %s column's total list value", st)
+		}
+		Expect(tabA.Locator(".card").Count()).To(Equal(len(stages)), "the board shows exactly the spec's properties")
+
+		By("a move persists and a second tab sees it live")
+		tabB := s.NewPage()
+		_, err = tabB.Goto(s.Board())
+		Expect(err).NotTo(HaveOccurred())
+		h.WaitFor(tabB, `[data-testid="connection"][data-state="live"]`, 15*time.Second, "the second tab, live")
+		moving := props[0]
+		card := fmt.Sprintf(`[data-testid="column-contacted"] [data-testid="card-%d"]`, moving.ID)
+		h.Must(tabA.Locator(h.TestID(fmt.Sprintf("move-%d", moving.ID))).Click(), "open the move menu")
+		h.Must(tabA.Locator(fmt.Sprintf(`#moves-%d [data-to="contacted"]`, moving.ID)).Press("Enter"), "choose Contacted")
+		h.WaitFor(tabA, card, 10*time.Second, "the moved card in tab A")
+		h.WaitFor(tabB, card, 10*time.Second, "the move, seen by the second tab")
+		Expect(h.Text(tabB, h.TestID("count-contacted"))).To(Equal(strconv.Itoa(count["contacted"] + 1)))
+		s.Shot2(tabA, tabB, "pipeline_dual_tab.png")
+		_, err = tabA.Reload()
+		Expect(err).NotTo(HaveOccurred())
+		h.WaitFor(tabA, card, 10*time.Second, "the move after a reload")
+		Expect(s.Property(moving.ID).Stage).To(Equal("contacted"), "the API's stage after the move")
+
+		By("a guesser is locked out after ten tries a minute, and the page says how long to wait")
+		ip := h.OtherIP()
+		guesser := s.NewStranger(ip)
+		_, err = guesser.Goto(s.Target.URL + "/login")
+		Expect(err).NotTo(HaveOccurred())
+		locked := false
+		for try := 1; try <= 12 && !locked; try++ {
+			h.Must(guesser.Locator(h.TestID("login-email")).Fill("nobody-"+s.Key+"@suite.example.com"), "fill")
+			h.Must(guesser.Locator(h.TestID("login-password")).Fill(fmt.Sprintf("guess number %d", try)), "fill")
+			h.Must(guesser.Locator(h.TestID("login-submit")).Click(), "submit")
+			locked, _ = guesser.Locator(h.TestID("login-error") + "[data-retry-after]").IsVisible()
+		}
+		Expect(locked).To(BeTrue(), "twelve wrong passwords from one address in a minute were never locked out")
+		wait, _ := guesser.Locator(h.TestID("login-error")).GetAttribute("data-retry-after")
+		Expect(strconv.Atoi(wait)).To(BeNumerically(">", 0), "data-retry-after")
+		Expect(h.Text(guesser, h.TestID("login-error"))).To(MatchRegexp(`Wait \d+ s`))
+		guesser.Close()
+		api := &h.Client{Base: s.Target.URL, IP: ip}
+		r, err := api.Do("POST", "/api/v1/auth/login", map[string]string{"email": s.Email, "password": s.Password})
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("login-lockout-429", r)
+		Expect(r.Status).To(Equal(429), "the API from the locked-out address: %s", r)
+		Expect(r.Header.Get("Retry-After")).To(MatchRegexp(`^\d+$`))
+
+		Expect(s.PageProblems()).To(BeEmpty())
+	})
+})
+
+// dollars reads "$1,234,567" as 1234567.
+func dollars(s string) int64 {
+	n, err := strconv.ParseInt(strings.NewReplacer("$", "", ",", "", ".00", "").Replace(s), 10, 64)
+	if err != nil {
+		Fail(fmt.Sprintf("%q is not an amount in dollars", s))
+	}
+	return n
+}

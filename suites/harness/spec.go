@@ -1,0 +1,138 @@
+package harness
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+
+	"github.com/mxschmitt/playwright-go"
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/browser"
+)
+
+// Env is what one Ginkgo process holds: the target, the pack, an admin,
+// the inboxes, and (launched on first use) one browser.
+type Env struct {
+	Target *Target
+	Pack   *evidence.Pack
+	Admin  *Client
+	Mail   Mailbox
+	Phone  Phone
+
+	browserOnce sync.Once
+	browser     *browser.Browser
+	browserErr  error
+}
+
+// Connect builds a process's Env from the target the first process
+// started (its JSON).
+func Connect(payload []byte) (*Env, error) {
+	var t Target
+	if err := json.Unmarshal(payload, &t); err != nil {
+		return nil, err
+	}
+	pack, err := evidence.Open(t.Pack)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Target: &t, Pack: pack, Mail: NewMailbox(&t), Phone: NewPhone(&t)}
+	e.Admin = &Client{Base: t.URL, IP: randomIP()}
+	if err := e.Admin.Login(t.AdminEmail, t.AdminPassword); err != nil {
+		return nil, fmt.Errorf("the suite's admin: %w", err)
+	}
+	return e, nil
+}
+
+// Browser is the process's Chromium, launched on first use.
+func (e *Env) Browser() (*browser.Browser, error) {
+	e.browserOnce.Do(func() { e.browser, e.browserErr = browser.Launch(GinkgoWriter) })
+	return e.browser, e.browserErr
+}
+
+// Close stops the browser.
+func (e *Env) Close() {
+	if e.browser != nil {
+		e.browser.Stop()
+	}
+}
+
+// Spec is one running spec: its isolation key, its own user, address,
+// recipients and properties.
+type Spec struct {
+	*Env
+	// Key is <flow>-<rand6>: the tag of the spec's properties and the
+	// stem of its user, recipients and evidence names.
+	Key string
+	// Name is the spec's full text, which its evidence records carry.
+	Name     string
+	IP       string
+	Email    string
+	Password string
+	// API is signed in as the spec's user, from the spec's address.
+	API *Client
+
+	egress bytes.Buffer
+	pages  []playwright.Page
+}
+
+// NewSpec sets a spec up for flow: a user made through the admin API and
+// signed in. Call it inside a spec (an It, or a BeforeEach).
+func (e *Env) NewSpec(flow string) *Spec {
+	GinkgoHelper()
+	s := &Spec{Env: e, Key: flow + "-" + strings.ToLower(rand.Text()[:6]), Name: CurrentSpecReport().FullText(), IP: randomIP()}
+	s.Email, s.Password = s.Key+"@suite.example.com", rand.Text()
+	s.API = &Client{Base: e.Target.URL, IP: s.IP, HTTP: Guarded(e.Target.URL, &s.egress)}
+	if _, err := e.Admin.Expect(201, "POST", "/api/v1/users", map[string]string{"email": s.Email, "role": "agent", "password": s.Password}); err != nil {
+		Fail("create the spec's user through the admin API: " + err.Error())
+	}
+	if err := s.API.Login(s.Email, s.Password); err != nil {
+		Fail(err.Error())
+	}
+	DeferCleanup(func() {
+		if s.egress.Len() > 0 {
+			Fail("the suite's own client tried to leave the machine:\n" + s.egress.String())
+		}
+	})
+	return s
+}
+
+// PhoneNumber returns a recipient number of the spec's own: random, E.164.
+func (s *Spec) PhoneNumber() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(8_000_000))
+	return fmt.Sprintf("+1205%07d", 2_000_000+n.Int64())
+}
+
+// OwnerEmail returns a recipient address of the spec's own.
+func (s *Spec) OwnerEmail(n int) string {
+	return fmt.Sprintf("owner%d-%s@example.net", n, s.Key)
+}
+
+// Record writes r into the pack as a transcript named name.
+func (s *Spec) Record(name string, r *Response) {
+	GinkgoHelper()
+	if _, err := s.Pack.Exchange(s.Name, s.Key+"-"+name, r.Request, r.RequestBody, r.Raw, r.Body); err != nil {
+		Fail("evidence: " + err.Error())
+	}
+}
+
+// Must fails the spec on err.
+func Must(err error, what string) {
+	GinkgoHelper()
+	if err != nil {
+		Fail(what + ": " + err.Error())
+	}
+}
+
+// randomIP is an address from 198.18.0.0/15 (RFC 2544, never routed):
+// sent as X-Forwarded-For only, never dialed.
+func randomIP() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1<<17-2))
+	v := n.Int64() + 1
+	return fmt.Sprintf("198.%d.%d.%d", 18+v>>16, (v>>8)&0xff, v&0xff)
+}

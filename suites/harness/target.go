@@ -1,0 +1,238 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/app"
+	"github.com/real-estate-os/reos/system/config"
+)
+
+// Target is the stack under test as every Ginkgo process sees it: the
+// first process starts (or finds) it and hands it to the others as JSON.
+type Target struct {
+	Mode          string `json:"mode"`
+	URL           string `json:"url"`
+	AdminEmail    string `json:"admin_email"`
+	AdminPassword string `json:"admin_password"` // handed between the suite's processes only
+	// TwilioURL is the control API of the mock Twilio or its double; empty
+	// with the real Twilio.
+	TwilioURL string `json:"twilio_url"`
+	// MailKind is mailpit or sendgrid (the double), MailURL its API; both
+	// empty with the real SendGrid.
+	MailKind  string            `json:"mail_kind"`
+	MailURL   string            `json:"mail_url"`
+	Heartbeat time.Duration     `json:"heartbeat"`
+	Providers map[string]string `json:"providers"`
+	// Config is what the pack records about the target, secrets redacted.
+	Config map[string]string `json:"config"`
+	// EgressLog is the product's log of refused connections, when the
+	// suite started the product (a running stack keeps its own).
+	EgressLog string `json:"egress_log"`
+	InProcess bool   `json:"in_process"`
+	// Pack is the evidence pack every process records into.
+	Pack string `json:"pack"`
+}
+
+// Start finds the target c describes, or starts it in-process; stop
+// undoes what Start did.
+func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err error) {
+	t = &Target{Mode: c.Mode, URL: c.BaseURL, AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, Heartbeat: c.Heartbeat,
+		TwilioURL: c.TwilioURL}
+	stop = func() error { return nil }
+	if c.BaseURL == "" {
+		if stop, err = t.startInProcess(ctx); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		if t.AdminEmail == "" { // mock mode (Load insists in production)
+			t.AdminEmail, t.AdminPassword = "admin@example.com", fixtures.DemoPassword
+		}
+		t.Config = map[string]string{"REOS_BASE_URL": c.BaseURL, "REOS_SUITE_MODE": c.Mode}
+		switch {
+		case c.MailpitURL != "":
+			t.MailKind, t.MailURL = "mailpit", c.MailpitURL
+		case c.SendGridURL != "":
+			t.MailKind, t.MailURL = "sendgrid", c.SendGridURL
+		}
+	}
+	if err := t.discover(ctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return t, stop, nil
+}
+
+// discover asks the stack its mode and providers, and where the mock-mode
+// stand-ins listen when they were not given.
+func (t *Target) discover(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", t.URL+"/api/v1/status/providers?verbose=1", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the target %s does not answer: %w", t.URL, err)
+	}
+	defer res.Body.Close()
+	var status struct {
+		AppMode string `json:"app_mode"`
+		Health  map[string]struct {
+			Provider string `json:"provider"`
+			Endpoint string `json:"endpoint"`
+		} `json:"health"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&status); err != nil || res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s/api/v1/status/providers: %d %v", t.URL, res.StatusCode, err)
+	}
+	if status.AppMode != t.Mode {
+		return fmt.Errorf("the target %s runs in %s mode but REOS_SUITE_MODE is %s", t.URL, status.AppMode, t.Mode)
+	}
+	t.Providers = map[string]string{}
+	for role, h := range status.Health {
+		t.Providers[role] = h.Provider
+	}
+	if t.Mode == "mock" {
+		if t.TwilioURL == "" {
+			t.TwilioURL = status.Health["sms"].Endpoint
+		}
+		if t.MailKind == "" && status.Health["email"].Endpoint != "" {
+			t.MailKind, t.MailURL = "mailpit", status.Health["email"].Endpoint
+		}
+	}
+	return nil
+}
+
+// startInProcess starts the product on a database, queue namespace and
+// data folder of its own, and in production mode the contract doubles
+// before it.
+func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
+	key := strings.ToLower(rand.Text()[:6])
+	base, err := app.DatabaseURL(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	u.Path = "/reos_suite_" + key
+	dbURL := u.String()
+	if err := app.EnsureDatabase(ctx, dbURL); err != nil {
+		return nil, fmt.Errorf("the suite needs a database of its own (%s): %w", u.Path[1:], err)
+	}
+	dir, err := os.MkdirTemp("", "reos-suite-")
+	if err != nil {
+		return nil, err
+	}
+	var undo []func() error
+	stop := func() error {
+		var errs []error
+		for i := len(undo) - 1; i >= 0; i-- {
+			errs = append(errs, undo[i]())
+		}
+		return errors.Join(errs...)
+	}
+	undo = append(undo, func() error { return os.RemoveAll(dir) })
+	undo = append(undo, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return app.DropDatabase(ctx, dbURL)
+	})
+	fail := func(err error) (func() error, error) { stop(); return nil, err }
+
+	t.Heartbeat = time.Second
+	vars := map[string]string{"APP_MODE": t.Mode, "DATABASE_URL": dbURL, "REOS_ADDR": "127.0.0.1:0", "REOS_PUBLIC_URL": "http://127.0.0.1:0",
+		"REOS_DATA_DIR": filepath.Join(dir, "data"), "QUEUE_PREFIX": "suite-" + key,
+		// Each spec signs in from an address of its own, sent as
+		// X-Forwarded-For by the suite on loopback.
+		"TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
+		// Retries back off from 100 ms, so a dead letter comes in a second.
+		"JOB_RETRY_BASE": "100ms",
+		"SSE_HEARTBEAT":  t.Heartbeat.String(),
+	}
+	for _, k := range []string{"REDIS_URL", "AMQP_URL", "MAILPIT_BIN"} {
+		if v := os.Getenv(k); v != "" {
+			vars[k] = v
+		}
+	}
+	var doubles *app.Doubles
+	if t.Mode == "production" {
+		if doubles, err = app.StartDoubles(filepath.Join(dir, "doubles"), time.Now); err != nil {
+			return fail(err)
+		}
+		undo = append(undo, func() error { doubles.Close(); return nil })
+		for k, v := range doubles.Env {
+			vars[k] = v
+		}
+		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
+		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]
+	}
+	cfg, err := config.Load(config.Lookup(vars, func(string) (string, bool) { return "", false }))
+	if err != nil {
+		return fail(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "reos.log"))
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, logFile.Close)
+	m := &app.Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logFile, nil))}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return fail(fmt.Errorf("start the product: %w", err))
+	}
+	undo = append(undo, func() error { return errors.Join(m.Close(), m.Teardown()) })
+	t.URL, t.InProcess = m.URL(), true
+	t.EgressLog = cfg.EgressLog
+	if t.EgressLog == "" {
+		t.EgressLog = filepath.Join(cfg.DataDir, "egress.jsonl")
+	}
+	if doubles != nil {
+		if err := doubles.Attach(t.URL); err != nil {
+			return fail(err)
+		}
+	}
+	// The suite's admin is made the way an operator makes one (reos users
+	// create): production seeds no users.
+	t.AdminEmail, t.AdminPassword = "suite-admin-"+key+"@example.com", rand.Text()
+	if _, _, err := m.CreateUser(ctx, t.AdminEmail, system.RoleAdmin, t.AdminPassword); err != nil {
+		return fail(err)
+	}
+	t.Config = evidence.RedactConfig(vars)
+	delete(t.Config, "SENDGRID_WEBHOOK_PUBLIC_KEY")
+	return stop, nil
+}
+
+// Refused returns the product's egress log lines written since offset
+// (every one a connection the guard refused), and the new offset.
+func (t *Target) Refused(offset int64) ([]string, int64) {
+	if t.EgressLog == "" {
+		return nil, 0
+	}
+	f, err := os.Open(t.EgressLog)
+	if err != nil {
+		return nil, 0
+	}
+	defer f.Close()
+	f.Seek(offset, io.SeekStart)
+	b, _ := io.ReadAll(f)
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, offset + int64(len(b))
+}
