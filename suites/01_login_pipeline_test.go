@@ -51,9 +51,7 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		h.WaitFor(tabB, `[data-testid="connection"][data-state="live"]`, 15*time.Second, "the second tab, live")
 		moving := props[0]
 		card := fmt.Sprintf(`[data-testid="column-contacted"] [data-testid="card-%d"]`, moving.ID)
-		h.Must(tabA.Locator(h.TestID(fmt.Sprintf("move-%d", moving.ID))).Click(), "open the move menu")
-		h.Must(tabA.Locator(fmt.Sprintf(`#moves-%d [data-to="contacted"]`, moving.ID)).Press("Enter"), "choose Contacted")
-		h.WaitFor(tabA, card, 10*time.Second, "the moved card in tab A")
+		h.Move(tabA, moving.ID, "contacted")
 		h.WaitFor(tabB, card, 10*time.Second, "the move, seen by the second tab")
 		Expect(h.Text(tabB, h.TestID("count-contacted"))).To(Equal(strconv.Itoa(count["contacted"] + 1)))
 		s.Shot2(tabA, tabB, "pipeline_dual_tab.png")
@@ -71,7 +69,10 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		for try := 1; try <= 12 && !locked; try++ {
 			h.Must(guesser.Locator(h.TestID("login-email")).Fill("nobody-"+s.Key+"@suite.example.com"), "fill")
 			h.Must(guesser.Locator(h.TestID("login-password")).Fill(fmt.Sprintf("guess number %d", try)), "fill")
+			_, err := guesser.Evaluate(`() => { document.body.dataset.before = "1"; }`)
+			h.Must(err, "mark the page")
 			h.Must(guesser.Locator(h.TestID("login-submit")).Click(), "submit")
+			h.WaitFor(guesser, `body:not([data-before]) [data-testid="login-error"]`, 10*time.Second, "the answer to a wrong password")
 			locked, _ = guesser.Locator(h.TestID("login-error") + "[data-retry-after]").IsVisible()
 		}
 		Expect(locked).To(BeTrue(), "twelve wrong passwords from one address in a minute were never locked out")

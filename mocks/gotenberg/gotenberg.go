@@ -157,6 +157,7 @@ func convertHTML(w http.ResponseWriter, r *http.Request) {
 func render(page io.Reader) ([]byte, error) {
 	doc := fpdf.New("P", "mm", "Letter", "")
 	doc.SetCompression(false) // the text stays greppable in the bytes
+	doc.SetCatalogSort(true)  // fonts in name order, not map order: the same page gives the same bytes
 	date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	doc.SetCreationDate(date)
 	doc.SetModificationDate(date)

@@ -245,8 +245,8 @@ func (t *twilioControl) Mend(ctx context.Context, number string) error {
 
 type noMailbox struct{}
 
-func (noMailbox) Name() string                                   { return "vendor" }
-func (noMailbox) Setting() string                                { return "REOS_SENDGRID_INSPECT_URL" }
+func (noMailbox) Name() string                                    { return "vendor" }
+func (noMailbox) Setting() string                                 { return "REOS_SENDGRID_INSPECT_URL" }
 func (noMailbox) Emails(context.Context, string) ([]Email, error) { return nil, ErrNoInbox }
 
 type noPhone struct{}

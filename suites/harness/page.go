@@ -217,3 +217,27 @@ func (s *Spec) Shot2(a, b playwright.Page, name string) {
 
 // OtherIP is a client address no spec uses: for a second client of a spec.
 func OtherIP() string { return randomIP() }
+
+// Move moves property id to stage with the card's "Move to…" menu and
+// waits for p to show it, returning when the move that took was made. The
+// board re-renders on every live update, so a click can land on a card
+// being replaced (or on the card itself, opening the drawer): the move is
+// tried up to three times.
+func Move(p playwright.Page, id int64, stage string) time.Time {
+	GinkgoHelper()
+	card := fmt.Sprintf(`[data-testid="column-%s"] [data-testid="card-%d"]`, stage, id)
+	var moved time.Time
+	for try := 0; try < 3; try++ {
+		if open, _ := p.Locator(TestID("drawer") + "[open]").Count(); open > 0 {
+			p.Keyboard().Press("Escape")
+		}
+		Must(p.Locator(TestID(fmt.Sprintf("move-%d", id))).Click(), "open the move menu")
+		Must(p.Locator(fmt.Sprintf(`#moves-%d [data-to=%q]`, id, stage)).Press("Enter"), "choose "+stage)
+		moved = time.Now()
+		if _, err := p.WaitForSelector(card, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(3000)}); err == nil {
+			return moved
+		}
+	}
+	WaitFor(p, card, time.Second, fmt.Sprintf("property %d moved to %s", id, stage))
+	return moved
+}

@@ -33,6 +33,7 @@ var Settings = []Setting{
 	{"REOS_SENDGRID_INSPECT_URL", "", "with REOS_BASE_URL in production mode: the SendGrid double the stack talks to, whose /mock/messages shows what it accepted. Unset (real SendGrid), the checks that read the inbox skip"},
 	{"REOS_MAILPIT_URL", "found from the stack in mock mode", "with REOS_BASE_URL in mock mode: Mailpit's API, when the stack uses a Mailpit it did not start"},
 	{"REOS_SSE_HEARTBEAT", "20s", "with REOS_BASE_URL: the stack's SSE_HEARTBEAT, how long the realtime flow waits for a heartbeat"},
+	{"REOS_WEBHOOK_SECRET", "", "with REOS_BASE_URL: one of the stack's WEBHOOK_SECRETS, to sign partner webhooks with; unset, the signature checks skip"},
 	{"REOS_EVIDENCE_DIR", "audit_artifacts in the repository", "where the evidence pack is written"},
 	{"EVIDENCE_SIGNING_KEY", "", "an ed25519 private key (PEM) to sign the pack with; unset, a key is made for the run and its public key printed"},
 }
@@ -46,6 +47,7 @@ type Config struct {
 	TwilioURL     string
 	SendGridURL   string
 	MailpitURL    string
+	WebhookSecret string
 	Heartbeat     time.Duration
 	EvidenceDir   string
 }
@@ -54,7 +56,7 @@ type Config struct {
 // once.
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{Mode: getenv("REOS_SUITE_MODE"), BaseURL: strings.TrimRight(getenv("REOS_BASE_URL"), "/"),
-		AdminEmail: getenv("REOS_ADMIN_EMAIL"), AdminPassword: getenv("REOS_ADMIN_PASSWORD"), EvidenceDir: getenv("REOS_EVIDENCE_DIR"),
+		AdminEmail: getenv("REOS_ADMIN_EMAIL"), AdminPassword: getenv("REOS_ADMIN_PASSWORD"), WebhookSecret: getenv("REOS_WEBHOOK_SECRET"), EvidenceDir: getenv("REOS_EVIDENCE_DIR"),
 		Heartbeat: 20 * time.Second}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -135,4 +136,14 @@ func randomIP() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1<<17-2))
 	v := n.Int64() + 1
 	return fmt.Sprintf("198.%d.%d.%d", 18+v>>16, (v>>8)&0xff, v&0xff)
+}
+
+// Vendor fails the spec on err, or skips it when the vendor's side cannot
+// be seen (a real vendor), naming the setting that would show it.
+func Vendor(err error, setting, what string) {
+	GinkgoHelper()
+	if errors.Is(err, ErrNoInbox) {
+		Skip(fmt.Sprintf("%s needs the vendor's side, which a real vendor does not show: set %s to a stand-in to check it", what, setting))
+	}
+	Must(err, what)
 }

@@ -44,6 +44,9 @@ type Target struct {
 	// suite started the product (a running stack keeps its own).
 	EgressLog string `json:"egress_log"`
 	InProcess bool   `json:"in_process"`
+	// WebhookSecret signs partner webhooks (WEBHOOK_SECRETS); empty when
+	// the suite was not given it.
+	WebhookSecret string `json:"webhook_secret"`
 	// Pack is the evidence pack every process records into.
 	Pack string `json:"pack"`
 }
@@ -52,7 +55,7 @@ type Target struct {
 // undoes what Start did.
 func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err error) {
 	t = &Target{Mode: c.Mode, URL: c.BaseURL, AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, Heartbeat: c.Heartbeat,
-		TwilioURL: c.TwilioURL}
+		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret}
 	stop = func() error { return nil }
 	if c.BaseURL == "" {
 		if stop, err = t.startInProcess(ctx); err != nil {
@@ -153,14 +156,19 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	fail := func(err error) (func() error, error) { stop(); return nil, err }
 
 	t.Heartbeat = time.Second
+	t.WebhookSecret = "whsec-" + strings.ToLower(rand.Text())
 	vars := map[string]string{"APP_MODE": t.Mode, "DATABASE_URL": dbURL, "REOS_ADDR": "127.0.0.1:0", "REOS_PUBLIC_URL": "http://127.0.0.1:0",
 		"REOS_DATA_DIR": filepath.Join(dir, "data"), "QUEUE_PREFIX": "suite-" + key,
 		// Each spec signs in from an address of its own, sent as
 		// X-Forwarded-For by the suite on loopback.
 		"TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 		// Retries back off from 100 ms, so a dead letter comes in a second.
-		"JOB_RETRY_BASE": "100ms",
-		"SSE_HEARTBEAT":  t.Heartbeat.String(),
+		"JOB_RETRY_BASE":  "100ms",
+		"SSE_HEARTBEAT":   t.Heartbeat.String(),
+		"WEBHOOK_SECRETS": t.WebhookSecret,
+		// The flows check production's headers in both modes (mock mode
+		// leaves them off by default, for developers on plain HTTP).
+		"SECURITY_HEADERS": "true",
 	}
 	for _, k := range []string{"REDIS_URL", "AMQP_URL", "MAILPIT_BIN"} {
 		if v := os.Getenv(k); v != "" {
@@ -212,6 +220,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	}
 	t.Config = evidence.RedactConfig(vars)
 	delete(t.Config, "SENDGRID_WEBHOOK_PUBLIC_KEY")
+	t.Config["WEBHOOK_SECRETS"] = evidence.Redacted
 	return stop, nil
 }
 

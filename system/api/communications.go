@@ -75,6 +75,16 @@ func (s *Server) refuse(r *http.Request, m *system.Message, value string) error 
 	return system.Errorf(system.EDNC, "%s is on the do-not-contact list; nothing was sent (recorded as message %s)", value, m.ID)
 }
 
+// dncSubject names what the do-not-contact list holds: the recipient, or
+// the property's owner (on the list by another phone or address: an owner
+// who replied STOP to a text may not be emailed either).
+func dncSubject(p *system.Property, to string, recipientListed bool) string {
+	if recipientListed {
+		return to
+	}
+	return fmt.Sprintf("the owner of property %d", p.ID)
+}
+
 func (s *Server) handleEmailThread(w http.ResponseWriter, r *http.Request) error {
 	var req emailThreadRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -107,8 +117,8 @@ func (s *Server) handleEmailThread(w http.ResponseWriter, r *http.Request) error
 		Subject: req.Subject, Body: req.Body, Links: linkPattern.FindAllString(req.Body, 20)}
 	if dnc, err := s.dnc.IsDNC(r.Context(), system.DNCEmail, m.To); err != nil {
 		return err
-	} else if dnc {
-		return s.refuse(r, m, m.To)
+	} else if dnc || p.OwnerDNC {
+		return s.refuse(r, m, dncSubject(p, m.To, dnc))
 	}
 	if err := s.messages.QueueMessage(r.Context(), m); err != nil {
 		return err
@@ -156,8 +166,8 @@ func (s *Server) handleSMS(w http.ResponseWriter, r *http.Request) error {
 	m := &system.Message{PropertyID: p.ID, Channel: system.ChannelSMS, To: req.To, From: s.smsFrom, Body: req.Body}
 	if dnc, err := s.dnc.IsDNC(r.Context(), system.DNCPhone, m.To); err != nil {
 		return err
-	} else if dnc {
-		return s.refuse(r, m, m.To)
+	} else if dnc || p.OwnerDNC {
+		return s.refuse(r, m, dncSubject(p, m.To, dnc))
 	}
 	if err := s.messages.QueueMessage(r.Context(), m); err != nil {
 		return err

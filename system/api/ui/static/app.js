@@ -44,10 +44,16 @@ function problem(r) {
 const host = document.getElementById("board-host");
 let boardTimer = 0;
 
+// boardSeq numbers the reloads: answers can come back out of order, and
+// an older one must not overwrite a newer board (the last change would be
+// lost until the next one).
+let boardSeq = 0;
+
 async function reloadBoard(flashId) {
   if (!host) return;
+  const seq = ++boardSeq;
   const nodes = await fragment("/ui/board" + location.search);
-  if (!nodes) return;
+  if (!nodes || seq !== boardSeq) return;
   const focusedId = document.activeElement && document.activeElement.closest(".card")?.dataset.id;
   host.replaceChildren(...nodes);
   if (focusedId) host.querySelector(`.card[data-id="${focusedId}"] .card-title`)?.focus();
@@ -181,11 +187,14 @@ async function openDrawer(id, from) {
   history.replaceState(null, "", location.pathname + location.search + `#property-${id}`);
 }
 
+let drawerSeq = 0; // as boardSeq: only the newest answer is shown
+
 async function refreshDrawer() {
   if (!drawer?.open || !drawerId) return;
   if (generating || drawer.querySelector(".compose:not([hidden])")) return; // do not wipe what is in progress
+  const seq = ++drawerSeq;
   const nodes = await fragment(`/ui/properties/${drawerId}`);
-  if (nodes && drawer.open) drawer.replaceChildren(...nodes);
+  if (nodes && drawer.open && seq === drawerSeq) drawer.replaceChildren(...nodes);
 }
 
 if (drawer) {

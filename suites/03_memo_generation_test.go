@@ -1,0 +1,149 @@
+package suites_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	h "github.com/real-estate-os/reos/suites/harness"
+)
+
+type memoJob struct {
+	ID      string `json:"job_id"`
+	Status  string `json:"status"`
+	Error   string `json:"error"`
+	SHA256  string `json:"sha256"`
+	MemoURL string `json:"memo_url"`
+}
+
+var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), func() {
+	It("renders the same PDF bytes for two requests, replays a key, refuses a changed request under a used key, and shows the memo in the viewer", func() {
+		s := env.NewSpec("memo")
+		p := s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
+		other := s.CreateProperty(2, h.NewProperty{})
+		generate := func(key string, id int64) (*h.Response, memoJob) {
+			GinkgoHelper()
+			r, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": id}, "Idempotency-Key", key)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Status).To(BeElementOf(200, 201, 202), "generate: %s", r)
+			var j memoJob
+			Expect(r.JSON(&j)).To(Succeed())
+			return r, j
+		}
+		wait := func(id string) memoJob {
+			GinkgoHelper()
+			var j memoJob
+			Eventually(func(g Gomega) string {
+				r, err := s.API.Expect(200, "GET", "/api/v1/jobs/"+id, nil)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(r.JSON(&j)).To(Succeed())
+				return j.Status
+			}).WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(BeElementOf("done", "failed"), "job %s", id)
+			Expect(j.Status).To(Equal("done"), "job %s failed: %s", id, j.Error)
+			return j
+		}
+		first, second := s.Key+"-a", s.Key+"-b"
+		r1, j1 := generate(first, p.ID)
+		s.Record("memo-generate", r1)
+		_, j2 := generate(second, p.ID)
+		Expect(j2.ID).NotTo(Equal(j1.ID), "two keys, two jobs")
+		j1, j2 = wait(j1.ID), wait(j2.ID)
+		Expect(j1.SHA256).To(HaveLen(64))
+		if j2.SHA256 != j1.SHA256 {
+			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, j1, j2))
+		}
+
+		By("the same key replays the same job; a changed request under it is refused")
+		replay, jr := generate(first, p.ID)
+		s.Record("memo-idempotent-replay", replay)
+		Expect(replay.Header.Get("Idempotent-Replayed")).To(Equal("true"))
+		Expect(jr.ID).To(Equal(j1.ID))
+		conflict, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": other.ID}, "Idempotency-Key", first)
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("memo-idempotency-conflict-422", conflict)
+		Expect(conflict.Status).To(Equal(422), "a changed body under a used key: %s", conflict)
+
+		By("the PDF behind the presigned URL is the one hashed, valid, and says what the property is")
+		var pdf []byte
+		for i, j := range []memoJob{j1, j2} {
+			r, err := (&h.Client{HTTP: s.API.HTTP}).Expect(200, "GET", j.MemoURL, nil)
+			Expect(err).NotTo(HaveOccurred())
+			sum := sha256.Sum256(r.Body)
+			Expect(hex.EncodeToString(sum[:])).To(Equal(j.SHA256), "the stored PDF's SHA-256")
+			_, err = s.Pack.Hash(s.Name, fmt.Sprintf("memo-%s-job%d.pdf", s.Key, i+1), r.Body)
+			Expect(err).NotTo(HaveOccurred())
+			pdf = r.Body
+		}
+		doc, err := h.ReadPDF(pdf)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(doc.Pages).To(BeNumerically(">=", 1))
+		text := doc.All()
+		for _, want := range []string{"Investment Memo", p.Address, "Austin, TX 78701", p.OwnerName,
+			usd(p.ListPriceCents), usd(p.ARVCents), usd(p.RehabCents), usd(p.ARVCents - p.ListPriceCents - p.RehabCents), usd(p.MonthlyRentCents)} {
+			Expect(text).To(ContainSubstring(want), "the memo's text (pdftotext) lacks %q", want)
+		}
+
+		By("the viewer shows its pages and its hash")
+		page := s.NewPage()
+		s.SignIn(page)
+		_, err = page.Goto(s.Target.URL + "/memos/" + j1.ID)
+		Expect(err).NotTo(HaveOccurred())
+		h.WaitFor(page, h.TestID("memo-viewer"), 10*time.Second, "the memo viewer")
+		Expect(h.Text(page, h.TestID("memo-sha"))).To(Equal(j1.SHA256))
+		Expect(h.Eval(page, `() => [...document.querySelectorAll('[data-testid="memo-page"]')].some((i) => i.complete && i.naturalWidth > 500)`, 20*time.Second)).
+			To(BeTrue(), "the viewer shows no page of the memo")
+		s.Shot(page, "memo_pdf_viewer.png", false)
+		Expect(s.PageProblems()).To(BeEmpty())
+	})
+})
+
+// usd formats cents as the memo does: $1,234,567.89.
+func usd(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	d := fmt.Sprint(cents / 100)
+	for i := len(d) - 3; i > 0; i -= 3 {
+		d = d[:i] + "," + d[i:]
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, d, cents%100)
+}
+
+// pdfDifference says where two memos differ: the first differing line of
+// their text, or that only their bytes differ.
+func pdfDifference(s *h.Spec, a, b memoJob) string {
+	var docs [2]*h.PDF
+	var raw [2][]byte
+	for i, j := range []memoJob{a, b} {
+		r, err := (&h.Client{HTTP: s.API.HTTP}).Expect(200, "GET", j.MemoURL, nil)
+		if err != nil {
+			return err.Error()
+		}
+		raw[i] = r.Body
+		if docs[i], err = h.ReadPDF(r.Body); err != nil {
+			return err.Error()
+		}
+	}
+	la, lb := strings.Split(docs[0].All(), "\n"), strings.Split(docs[1].All(), "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return fmt.Sprintf("text line %d: %q vs %q", i+1, la[i], lb[i])
+		}
+	}
+	if len(la) != len(lb) {
+		return fmt.Sprintf("%d vs %d lines of text", len(la), len(lb))
+	}
+	for i := range min(len(raw[0]), len(raw[1])) {
+		if raw[0][i] != raw[1][i] {
+			lo := max(0, i-40)
+			return fmt.Sprintf("same text; the bytes differ at offset %d: %q vs %q", i, raw[0][lo:min(len(raw[0]), i+40)], raw[1][lo:min(len(raw[1]), i+40)])
+		}
+	}
+	return fmt.Sprintf("%d vs %d bytes", len(raw[0]), len(raw[1]))
+}
