@@ -155,7 +155,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	})
 	fail := func(err error) (func() error, error) { stop(); return nil, err }
 
-	t.Heartbeat = time.Second
+	t.Heartbeat = 2 * time.Second
 	t.WebhookSecret = "whsec-" + strings.ToLower(rand.Text())
 	vars := map[string]string{"APP_MODE": t.Mode, "DATABASE_URL": dbURL, "REOS_ADDR": "127.0.0.1:0", "REOS_PUBLIC_URL": "http://127.0.0.1:0",
 		"REOS_DATA_DIR": filepath.Join(dir, "data"), "QUEUE_PREFIX": "suite-" + key,
