@@ -50,9 +50,14 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), func
 		first, second := s.Key+"-a", s.Key+"-b"
 		r1, j1 := generate(first, p.ID)
 		s.Record("memo-generate", r1)
+		j1 = wait(j1.ID)
+		// The second rendering starts in a later second than the first
+		// ended (PDF dates have whole seconds): a clock-stamped memo differs.
+		done := time.Now()
+		Eventually(func() int64 { return time.Now().Unix() }).WithTimeout(3 * time.Second).WithPolling(20 * time.Millisecond).Should(BeNumerically(">", done.Unix()))
 		_, j2 := generate(second, p.ID)
 		Expect(j2.ID).NotTo(Equal(j1.ID), "two keys, two jobs")
-		j1, j2 = wait(j1.ID), wait(j2.ID)
+		j2 = wait(j2.ID)
 		Expect(j1.SHA256).To(HaveLen(64))
 		if j2.SHA256 != j1.SHA256 {
 			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, j1, j2))
