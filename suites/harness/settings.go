@@ -33,7 +33,7 @@ var Settings = []Setting{
 	{"REOS_SENDGRID_INSPECT_URL", "", "with REOS_BASE_URL in production mode: the SendGrid double the stack talks to, whose /mock/messages shows what it accepted. Unset (real SendGrid), the checks that read the inbox skip"},
 	{"REOS_MAILPIT_URL", "found from the stack in mock mode", "with REOS_BASE_URL in mock mode: Mailpit's API, when the stack uses a Mailpit it did not start"},
 	{"REOS_SSE_HEARTBEAT", "20s", "with REOS_BASE_URL: the stack's SSE_HEARTBEAT, how long the realtime flow waits for a heartbeat"},
-	{"REOS_WEBHOOK_SECRET", "", "with REOS_BASE_URL: one of the stack's WEBHOOK_SECRETS, to sign partner webhooks with; unset, the signature checks skip"},
+	{"REOS_WEBHOOK_SECRET", "", "with REOS_BASE_URL: one of the stack's WEBHOOK_SECRETS, to sign partner webhooks with; unset, the partner-webhook signature checks skip"},
 	{"REOS_EVIDENCE_DIR", "audit_artifacts in the repository", "where the evidence pack is written"},
 	{"EVIDENCE_SIGNING_KEY", "", "an ed25519 private key (PEM) to sign the pack with; unset, a key is made for the run and its public key printed"},
 }
@@ -109,7 +109,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.EvidenceDir = filepath.Join(root, "audit_artifacts")
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("the suite's settings (see suites/README or `go doc ./suites/harness`):\n%w", errors.Join(errs...))
+		return nil, fmt.Errorf("the suite's settings (README, The flows):\n%w", errors.Join(errs...))
 	}
 	return c, nil
 }
