@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,15 +54,9 @@ func (d dependency) resolve(ctx context.Context, configured string) (string, err
 // EnsureDatabase creates the database dbURL names when it does not exist
 // yet, so `reos up` works on a fresh machine with a discovered PostgreSQL.
 func EnsureDatabase(ctx context.Context, dbURL string) error {
-	u, err := url.Parse(dbURL)
+	conn, name, err := maintenance(ctx, dbURL)
 	if err != nil {
 		return err
-	}
-	name := u.Path[1:]
-	u.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("postgres: connect to %s: %w", u.Redacted(), err)
 	}
 	defer conn.Close(ctx)
 	var exists bool
@@ -87,19 +82,32 @@ func DatabaseURL(ctx context.Context, configured string) (string, error) {
 // DropDatabase drops the database dbURL names, closing its connections:
 // for throwaway stacks, once they are closed.
 func DropDatabase(ctx context.Context, dbURL string) error {
-	u, err := url.Parse(dbURL)
+	conn, name, err := maintenance(ctx, dbURL)
 	if err != nil {
 		return err
-	}
-	name := u.Path[1:]
-	u.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("postgres: connect to %s: %w", u.Redacted(), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
 		return fmt.Errorf("postgres: drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+// maintenance connects to the server dbURL points at, through its
+// maintenance database, and returns the name of the database dbURL names.
+func maintenance(ctx context.Context, dbURL string) (*pgx.Conn, string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, "", err
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return nil, "", fmt.Errorf("postgres: %s names no database", u.Redacted())
+	}
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres: connect to %s: %w", u.Redacted(), err)
+	}
+	return conn, name, nil
 }
