@@ -7,12 +7,11 @@ GO ?= go
 green: setup ## start the stack and check it end to end
 	$(GO) run ./cmd/reos green
 
-test: setup ## check formatting, vet, run every test against real PostgreSQL, Redis and RabbitMQ, then the eight flows
+test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ (the flows: go tool ginkgo -p ./suites)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/suites$$')
-	@echo "the eight flows (suites/), mock mode, after the rest: they drive Chromium and share the machine badly with it"
-	$(GO) tool ginkgo -p ./suites
+	@echo "not run here: the eight flows (go tool ginkgo -p ./suites), see the README"
 
 race: setup ## every test with the race detector (about four minutes here)
 	$(GO) test -race -count=1 ./...

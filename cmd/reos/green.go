@@ -156,7 +156,7 @@ func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
 		return fmt.Errorf("NOT GREEN: %d of %d checks failed", c.failed, c.total)
 	}
 	fmt.Fprintf(stdout, "GREEN: %d of %d checks passed.\n", c.total, c.total)
-	fmt.Fprintln(stdout, "Not run here yet: the eight flows in a browser with their evidence pack (go tool ginkgo -p ./suites; make test runs them in mock mode).")
+	fmt.Fprintln(stdout, "Not run here yet: the eight flows in a browser with their evidence pack (go tool ginkgo -p ./suites).")
 	return nil
 }
 
