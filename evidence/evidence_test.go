@@ -298,3 +298,41 @@ func TestRedactConfig(t *testing.T) {
 		t.Errorf("RedactConfig = %v", got)
 	}
 }
+
+// A pack that holds a secret does not verify, even when it was sealed with
+// the secret in it: the pack is whole, and still not fit to hand over.
+func TestVerifyRefusesLeakedSecrets(t *testing.T) {
+	jwt := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxOSIsInJvbGUiOiJhZ2VudCJ9.7ZA-Cl2oejVV4rDXtZqj3EgeeXu7j1Vt0bsz_RO5HMM"
+	for name, leak := range map[string]string{
+		"a JSON Web Token": `{"message": "login → 200 {\"access_token\":\"` + jwt + `\"}"}`,
+		"a private key":    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----\n",
+	} {
+		root := t.TempDir()
+		p, err := evidence.Create(root, "mock", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.File("suite", "junit.xml", []byte(leak)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Seal(evidence.Facts{End: start.Add(time.Minute)}, evidence.NewKey()); err != nil {
+			t.Fatal(err)
+		}
+		r, err := evidence.Verify(p.Dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "junit.xml holds what looks like " + name; r.OK() || !strings.Contains(r.String(), want) {
+			t.Errorf("%s: report\n%s\nwant it to say %q", name, r, want)
+		}
+	}
+
+	dir, _ := sealed(t)
+	if leaks, err := evidence.Leaks(dir, "hunter2-never-written"); err != nil || len(leaks) != 0 {
+		t.Errorf("a clean pack: Leaks = %q, %v", leaks, err)
+	}
+	leaks, err := evidence.Leaks(dir, "unused", "SM123")
+	if err != nil || len(leaks) == 0 || !strings.Contains(leaks[0], "holds secret 2 of the run") {
+		t.Errorf("a pack holding a run's secret: Leaks = %q, %v", leaks, err)
+	}
+}

@@ -58,8 +58,9 @@ func redactURL(u *url.URL) string {
 	return c.String()
 }
 
-// redactBody hides secret fields of a JSON or form body.
-func redactBody(contentType string, body []byte) []byte {
+// RedactBody hides secret fields of a JSON or form body (a JSON body comes
+// back indented).
+func RedactBody(contentType string, body []byte) []byte {
 	switch {
 	case strings.Contains(contentType, "json"):
 		var v any
@@ -144,7 +145,7 @@ func (p *Pack) Exchange(spec, name string, req *http.Request, reqBody []byte, re
 			cmd = append(cmd, "-H", shellQuote(h))
 		}
 	}
-	body := redactBody(req.Header.Get("Content-Type"), reqBody)
+	body := RedactBody(req.Header.Get("Content-Type"), reqBody)
 	if len(body) > 0 {
 		cmd = append(cmd, "--data-binary", shellQuote(string(body)))
 	}
@@ -161,7 +162,7 @@ func (p *Pack) Exchange(spec, name string, req *http.Request, reqBody []byte, re
 		for _, h := range headerLines(res.Header) {
 			b.WriteString("< " + h + "\n")
 		}
-		if out := redactBody(res.Header.Get("Content-Type"), resBody); len(out) > 0 {
+		if out := RedactBody(res.Header.Get("Content-Type"), resBody); len(out) > 0 {
 			if len(out) > 64<<10 {
 				out = append(out[:64<<10:64<<10], []byte("\n… (truncated)")...)
 			}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -69,7 +70,8 @@ func (r *Report) String() string {
 
 // Verify recomputes every file's hash against manifest.json, checks that
 // nothing was added or removed, refuses paths outside the pack and
-// symlinks, and checks manifest.sig and the DSSE attestation with trusted
+// symlinks, reports any file holding what looks like a secret (a JSON Web
+// Token, a private key), and checks manifest.sig and the DSSE attestation with trusted
 // (or, when nil, with the pack's own manifest.pub.pem).
 func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 	r := &Report{}
@@ -115,6 +117,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 		if hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
 			r.Changed = append(r.Changed, e.Path)
 		}
+		r.Problems = append(r.Problems, leaksIn(e.Path, b, nil)...)
 	}
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -154,6 +157,52 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 		r.Problems = append(r.Problems, "attestation.intoto.json: "+err.Error())
 	}
 	return r, nil
+}
+
+// secretShapes are what a leaked secret looks like in any file.
+var secretShapes = []struct {
+	what string
+	re   *regexp.Regexp
+}{
+	{"a JSON Web Token", regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}`)},
+	{"a private key", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----`)},
+}
+
+// leaksIn says where b, the file name, holds a secret's shape or one of
+// literals (the secrets a run knows it used).
+func leaksIn(name string, b []byte, literals []string) []string {
+	var out []string
+	for _, s := range secretShapes {
+		if loc := s.re.FindIndex(b); loc != nil {
+			out = append(out, fmt.Sprintf("%s holds what looks like %s at byte %d", name, s.what, loc[0]))
+		}
+	}
+	for i, l := range literals {
+		if at := bytes.Index(b, []byte(l)); l != "" && at >= 0 {
+			out = append(out, fmt.Sprintf("%s holds secret %d of the run at byte %d", name, i+1, at))
+		}
+	}
+	return out
+}
+
+// Leaks reports every file under dir that holds one of literals, or what
+// looks like a secret. A run calls it before sealing with the secrets it
+// used (passwords, signing secrets), which only it knows.
+func Leaks(dir string, literals ...string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		out = append(out, leaksIn(filepath.ToSlash(rel), b, literals)...)
+		return nil
+	})
+	return out, err
 }
 
 func readRegular(dir, name string) ([]byte, error) {

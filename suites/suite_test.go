@@ -73,6 +73,12 @@ var _ = SynchronizedAfterSuite(func() {}, func() {
 	lines, _ := first.Refused(0)
 	pack, err := evidence.Open(first.Pack)
 	Expect(err).NotTo(HaveOccurred())
+	if first.ProductLog != "" {
+		log, err := os.ReadFile(first.ProductLog)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = pack.File("the product", "product.log", log)
+		Expect(err).NotTo(HaveOccurred())
+	}
 	for i, l := range lines {
 		var a struct {
 			Time     time.Time `json:"time"`
@@ -159,6 +165,9 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	report, err := evidence.Verify(pack.Dir, key.Public().(ed25519.PublicKey))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(report.OK()).To(BeTrue(), "the pack just sealed does not verify:\n%s", report)
+	leaks, err := evidence.Leaks(pack.Dir, first.AdminPassword, first.WebhookSecret)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(leaks).To(BeEmpty(), "the pack holds the run's secrets")
 	fmt.Fprintf(summary, "evidence pack: %s (%d files, verified)\n", pack.Dir, report.Files)
 	if ephemeral {
 		fmt.Fprintf(summary, "signed with a key made for this run (set EVIDENCE_SIGNING_KEY to sign with yours); its public key is %s\n",

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/system/egress"
 )
 
@@ -53,8 +54,15 @@ func (r *Response) JSON(v any) error {
 }
 
 // String is the status line and the start of the body, for messages.
+// String shows the exchange for a failure message, secrets redacted (a
+// message goes into junit.xml, and so into the pack).
 func (r *Response) String() string {
-	return fmt.Sprintf("%s %s → %d %.400s", r.Request.Method, r.Request.URL.Path, r.Status, bytes.TrimSpace(r.Body))
+	body := evidence.RedactBody(r.Header.Get("Content-Type"), bytes.TrimSpace(r.Body))
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) == nil {
+		body = compact.Bytes()
+	}
+	return fmt.Sprintf("%s %s → %d %.400s", r.Request.Method, r.Request.URL.Path, r.Status, body)
 }
 
 // Do sends a request. path is the product's (/api/v1/…) or a full URL.

@@ -47,7 +47,7 @@ func (s *Spec) NewStranger(ip string) playwright.Page {
 // NewPage opens a page in the spec's browser context — one context per
 // spec, made on first use, that sends the spec's address as
 // X-Forwarded-For and records a trace. When the spec fails, a screenshot
-// of every page and the trace go into the pack.
+// of every page goes into the pack and the trace into REOS_TRACE_DIR.
 func (s *Spec) NewPage() playwright.Page {
 	GinkgoHelper()
 	st := s.context()
@@ -97,15 +97,12 @@ func (s *Spec) context() *pageState {
 					s.Pack.Screenshot(s.Name, fmt.Sprintf("failure-%s-page%d", s.Key, i+1), png)
 				}
 			}
-			dir, _ := os.MkdirTemp("", "reos-trace-")
-			path := filepath.Join(dir, "trace.zip")
-			if ctx.Tracing().Stop(path) == nil {
-				if b, err := os.ReadFile(path); err == nil {
-					s.Pack.File(s.Name, filepath.Join("traces", s.Key+".zip"), b)
-					AddReportEntry("trace", "npx playwright show-trace "+filepath.Join(s.Pack.Dir, "traces", s.Key+".zip"))
-				}
+			// The trace holds the spec's password and session cookie: it
+			// goes beside the pack, named for it, not into it.
+			path := filepath.Join(s.Target.TraceDir, filepath.Base(s.Pack.Dir)+"-"+s.Key+".zip")
+			if os.MkdirAll(s.Target.TraceDir, 0o700) == nil && ctx.Tracing().Stop(path) == nil {
+				AddReportEntry("trace", "npx playwright show-trace "+path)
 			}
-			os.RemoveAll(dir)
 		} else {
 			ctx.Tracing().Stop()
 		}

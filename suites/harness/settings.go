@@ -35,6 +35,7 @@ var Settings = []Setting{
 	{"REOS_SSE_HEARTBEAT", "20s", "with REOS_BASE_URL: the stack's SSE_HEARTBEAT, how long the realtime flow waits for a heartbeat"},
 	{"REOS_WEBHOOK_SECRET", "", "with REOS_BASE_URL: one of the stack's WEBHOOK_SECRETS, to sign partner webhooks with; unset, the partner-webhook signature checks skip"},
 	{"REOS_EVIDENCE_DIR", "audit_artifacts in the repository", "where the evidence pack is written"},
+	{"REOS_TRACE_DIR", ".reos/traces in the repository", "where a failed spec's Playwright trace goes. Traces hold the run's throwaway passwords and session cookies, so they stay out of the evidence pack"},
 	{"EVIDENCE_SIGNING_KEY", "", "an ed25519 private key (PEM) to sign the pack with; unset, a key is made for the run and its public key printed"},
 }
 
@@ -50,6 +51,7 @@ type Config struct {
 	WebhookSecret string
 	Heartbeat     time.Duration
 	EvidenceDir   string
+	TraceDir      string
 }
 
 // Load reads the configuration from getenv and reports every problem at
@@ -57,7 +59,7 @@ type Config struct {
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{Mode: getenv("REOS_SUITE_MODE"), BaseURL: strings.TrimRight(getenv("REOS_BASE_URL"), "/"),
 		AdminEmail: getenv("REOS_ADMIN_EMAIL"), AdminPassword: getenv("REOS_ADMIN_PASSWORD"), WebhookSecret: getenv("REOS_WEBHOOK_SECRET"), EvidenceDir: getenv("REOS_EVIDENCE_DIR"),
-		Heartbeat: 20 * time.Second}
+		TraceDir: getenv("REOS_TRACE_DIR"), Heartbeat: 20 * time.Second}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Mode == "" {
@@ -101,12 +103,17 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.BaseURL != "" && c.Mode == "production" && c.AdminEmail == "" {
 		bad("REOS_BASE_URL in production mode needs REOS_ADMIN_EMAIL and REOS_ADMIN_PASSWORD (production has no demo users: create one with `reos users create --role admin`)")
 	}
-	if c.EvidenceDir == "" {
+	if c.EvidenceDir == "" || c.TraceDir == "" {
 		root, err := repoRoot()
 		if err != nil {
-			bad("REOS_EVIDENCE_DIR is not set and %v", err)
+			bad("REOS_EVIDENCE_DIR or REOS_TRACE_DIR is not set and %v", err)
 		}
-		c.EvidenceDir = filepath.Join(root, "audit_artifacts")
+		if c.EvidenceDir == "" {
+			c.EvidenceDir = filepath.Join(root, "audit_artifacts")
+		}
+		if c.TraceDir == "" {
+			c.TraceDir = filepath.Join(root, ".reos", "traces")
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("the suite's settings (README, The flows):\n%w", errors.Join(errs...))

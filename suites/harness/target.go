@@ -43,19 +43,24 @@ type Target struct {
 	// EgressLog is the product's log of refused connections, when the
 	// suite started the product (a running stack keeps its own).
 	EgressLog string `json:"egress_log"`
-	InProcess bool   `json:"in_process"`
+	// ProductLog is the product's own log, when the suite started the
+	// product; the pack keeps a copy.
+	ProductLog string `json:"product_log"`
+	InProcess  bool   `json:"in_process"`
 	// WebhookSecret signs partner webhooks (WEBHOOK_SECRETS); empty when
 	// the suite was not given it.
 	WebhookSecret string `json:"webhook_secret"`
 	// Pack is the evidence pack every process records into.
 	Pack string `json:"pack"`
+	// TraceDir is where failed specs' Playwright traces go (out of the pack).
+	TraceDir string `json:"trace_dir"`
 }
 
 // Start finds the target c describes, or starts it in-process; stop
 // undoes what Start did.
 func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err error) {
 	t = &Target{Mode: c.Mode, URL: c.BaseURL, AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, Heartbeat: c.Heartbeat,
-		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret}
+		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret, TraceDir: c.TraceDir}
 	stop = func() error { return nil }
 	if c.BaseURL == "" {
 		if stop, err = t.startInProcess(ctx); err != nil {
@@ -191,7 +196,8 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return fail(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "reos.log"))
+	t.ProductLog = filepath.Join(dir, "reos.log")
+	logFile, err := os.Create(t.ProductLog)
 	if err != nil {
 		return fail(err)
 	}
