@@ -220,7 +220,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TwilioAuthToken: m.Providers.SMS.AuthToken,
 		SMSFrom:         m.Providers.SMS.From,
 		SendGridKey:     m.Providers.SendGridKey,
-		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix),
+		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix, m.Logger),
 		Replays:         reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
 		Sessions:        reosredis.NewSessions(m.Redis, m.Config.QueuePrefix),
 		EventLog:        postgres.NewEventService(m.DB),

@@ -220,7 +220,7 @@ func benchStack(b *testing.B, env ...string) *stack {
 // Redis round trip running redis_rate's GCRA script.
 func BenchmarkLimiter(b *testing.B) {
 	s := benchStack(b)
-	l := reosredis.NewLimiter(s.main.Redis, s.main.Config.QueuePrefix)
+	l := reosredis.NewLimiter(s.main.Redis, s.main.Config.QueuePrefix, s.main.Logger)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {

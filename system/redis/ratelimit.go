@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,14 +21,21 @@ import (
 // Limiter is a rate limiter shared by all instances through Redis. Time
 // comes from Redis itself, so instances with skewed clocks agree.
 //
-// When Redis does not answer within limiterTimeout, Allow fails, and for
-// limiterCooldown after that it fails at once without trying: the caller
-// applies its fail-open or fail-closed rule immediately instead of every
-// request waiting on a dead server.
+// Calls go through the client's automatic pipeline (go-redis's, marked
+// experimental), so that requests arriving together share a round trip.
+// When the pipeline fails for any reason but a timeout, the call is made
+// again directly on the client, and the pipeline's failure is logged: the
+// batching engine is an optimisation, never the reason a login is refused.
+//
+// When Redis does not answer within limiterTimeout, or the direct call
+// fails too, Allow fails, and for limiterCooldown after that it fails at
+// once without trying: the caller applies its fail-open or fail-closed rule
+// immediately instead of every request waiting on a dead server.
 type Limiter struct {
-	rl     *redis_rate.Limiter
-	prefix string
-	now    func() time.Time
+	rl, direct allower
+	prefix     string
+	now        func() time.Time
+	logger     *slog.Logger
 
 	mu        sync.Mutex
 	downUntil time.Time
@@ -41,18 +49,27 @@ const (
 
 var errCoolingDown = errors.New("redis did not answer a moment ago; not asking again for a second")
 
+// errNoAnswer is a call that Redis did not answer in time.
+var errNoAnswer = errors.New("rate limiter: redis did not answer in time")
+
+// allower is redis_rate's limiter, on the automatic pipeline or directly.
+type allower interface {
+	Allow(ctx context.Context, key string, limit redis_rate.Limit) (*redis_rate.Result, error)
+}
+
 var _ system.RateLimiter = (*Limiter)(nil)
 
 // NewLimiter returns a limiter on c whose keys start with prefix (one per
 // deployment). Its calls go through c's automatic pipeline: requests that
 // arrive together share one round trip to Redis, each still getting its own
 // exact decision.
-func NewLimiter(c *goredis.Client, prefix string) *Limiter {
-	rl := redis_rate.NewLimiter(c)
+func NewLimiter(c *goredis.Client, prefix string, logger *slog.Logger) *Limiter {
+	direct := redis_rate.NewLimiter(c)
+	l := &Limiter{rl: direct, prefix: prefix + ":", now: time.Now, logger: logger}
 	if ap, err := c.AutoPipeline(); err == nil { // only a bad configuration fails; c still works
-		rl = redis_rate.NewLimiter(ap)
+		l.rl, l.direct = redis_rate.NewLimiter(ap), direct
 	}
-	return &Limiter{rl: rl, prefix: prefix + ":", now: time.Now}
+	return l
 }
 
 // Allow takes one request from key's budget of limit per period (a burst
@@ -64,7 +81,11 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 	if down {
 		return system.RateDecision{}, fmt.Errorf("%w (%v)", errCoolingDown, lastErr)
 	}
-	res, err := l.allow(ctx, key, limit, period)
+	res, err := l.allow(ctx, l.rl, key, limit, period)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, errNoAnswer) && l.direct != nil {
+		l.logger.Warn("rate limiter: the automatic pipeline failed; asking Redis directly", "err", err)
+		res, err = l.allow(ctx, l.direct, key, limit, period)
+	}
 	if err != nil && ctx.Err() != nil {
 		return system.RateDecision{}, err // the caller gave up: says nothing about Redis
 	}
@@ -89,7 +110,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 // connections): the automatic pipeline
 // does not give up on a caller's deadline by itself (its retries against a
 // dead server take seconds), so the call runs aside and is left to finish.
-func (l *Limiter) allow(ctx context.Context, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
+func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, limiterTimeout)
 	type answer struct {
 		res *redis_rate.Result
@@ -98,13 +119,13 @@ func (l *Limiter) allow(ctx context.Context, key string, limit int, period time.
 	done := make(chan answer, 1)
 	go func() {
 		defer cancel()
-		res, err := l.rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
+		res, err := rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
 		done <- answer{res, err}
 	}()
 	select {
 	case a := <-done:
 		return a.res, a.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("rate limiter: redis did not answer within %s: %w", limiterTimeout, ctx.Err())
+		return nil, fmt.Errorf("%w (%s): %w", errNoAnswer, limiterTimeout, ctx.Err())
 	}
 }

@@ -2,13 +2,17 @@ package redis
 
 import (
 	"context"
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -23,7 +27,7 @@ func TestLimiterCoolsDownAfterAFailure(t *testing.T) {
 	}})
 	t.Cleanup(func() { c.Close() })
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	l := NewLimiter(c, "test")
+	l := NewLimiter(c, "test", slog.New(slog.DiscardHandler))
 	l.now = func() time.Time { return now }
 	ctx := context.Background()
 	allow := func() error {
@@ -59,5 +63,44 @@ func TestLimiterCoolsDownAfterAFailure(t *testing.T) {
 	now = now.Add(limiterCooldown)
 	if err := allow(); err != nil {
 		t.Errorf("after the cooldown, with Redis back: %v", err)
+	}
+}
+
+// brokenPipeline fails every call, as go-redis's experimental automatic
+// pipeline may (a full queue, no batch permit).
+type brokenPipeline struct{ calls atomic.Int64 }
+
+func (b *brokenPipeline) Allow(context.Context, string, redis_rate.Limit) (*redis_rate.Result, error) {
+	b.calls.Add(1)
+	return nil, goredis.ErrAutoPipelineQueueFull
+}
+
+// When the automatic pipeline fails, the limiter asks Redis directly: the
+// decision is still exact, nothing cools down, and the failure is logged.
+func TestLimiterFallsBackFromTheAutomaticPipeline(t *testing.T) {
+	mr := miniredis.RunT(t)
+	c := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { c.Close() })
+	var log bytes.Buffer
+	l := NewLimiter(c, "test", slog.New(slog.NewTextHandler(&log, nil)))
+	if l.direct == nil {
+		t.Fatal("the client gave no automatic pipeline")
+	}
+	broken := &brokenPipeline{}
+	l.rl = broken
+	for i := range 3 {
+		d, err := l.Allow(context.Background(), "login:ip:x", 2, time.Minute)
+		if err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if want := i < 2; d.Allowed != want {
+			t.Errorf("call %d allowed = %v, want %v (a budget of 2)", i+1, d.Allowed, want)
+		}
+	}
+	if broken.calls.Load() != 3 {
+		t.Errorf("the pipeline was tried %d times, want every call", broken.calls.Load())
+	}
+	if !strings.Contains(log.String(), "automatic pipeline failed") || !strings.Contains(log.String(), goredis.ErrAutoPipelineQueueFull.Error()) {
+		t.Errorf("log = %q, want the pipeline's failure", log.String())
 	}
 }

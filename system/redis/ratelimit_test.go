@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestLimiterWindow(t *testing.T) {
 	mr := miniredis.RunT(t)
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	mr.SetTime(now)
-	l := redis.NewLimiter(goredis.NewClient(&goredis.Options{Addr: mr.Addr()}), "test")
+	l := redis.NewLimiter(goredis.NewClient(&goredis.Options{Addr: mr.Addr()}), "test", slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	allow := func() bool {
 		d, err := l.Allow(ctx, "login:acct:x", 10, time.Minute)
