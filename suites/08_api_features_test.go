@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,44 @@ func partnerSignature(secret string, t time.Time, body []byte) string {
 }
 
 var _ = Describe("08 api features", Label("api"), func() {
+	It("is ready on PostgreSQL, Redis and RabbitMQ, and reports its mode, its providers (every one reachable) and its features", Label("status"), func() {
+		s := env.NewSpec("status")
+		ready, err := s.API.Expect(200, "GET", "/readyz", nil)
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("readyz", ready)
+		var checks struct{ Checks map[string]string }
+		Expect(json.Unmarshal(ready.Body, &checks)).To(Succeed(), "%s", ready)
+		for _, dep := range []string{"postgres", "redis", "rabbitmq"} {
+			Expect(checks.Checks).To(HaveKeyWithValue(dep, "ok"), "readyz's %s", dep)
+		}
+
+		r, err := s.API.Expect(200, "GET", "/api/v1/status/providers?verbose=1", nil)
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("status-providers", r)
+		var status struct {
+			AppMode  string          `json:"app_mode"`
+			Features map[string]bool `json:"features"`
+			Health   map[string]struct {
+				Provider  string `json:"provider"`
+				Reachable bool   `json:"reachable"`
+				Error     string `json:"error"`
+			} `json:"health"`
+		}
+		Expect(json.Unmarshal(r.Body, &status)).To(Succeed(), "%s", r)
+		Expect(status.AppMode).To(Equal(s.Target.Mode), "the mode the product says it runs in")
+		for _, role := range []string{"email", "sms", "storage", "pdf", "llm"} {
+			Expect(status.Health).To(HaveKey(role))
+			Expect(status.Health[role].Reachable).To(BeTrue(), "the %s provider (%s): %s", role, status.Health[role].Provider, status.Health[role].Error)
+		}
+		for role, provider := range s.Target.Vendors() {
+			Expect(status.Health[role].Provider).To(Equal(provider), "the %s provider in %s mode", role, s.Target.Mode)
+		}
+		Expect(status.Features).To(HaveLen(5))
+		for _, f := range []string{"cache_responses", "external_sends", "rate_limit", "use_llm", "webhook_signatures"} {
+			Expect(status.Features).To(HaveKey(f))
+		}
+	})
+
 	It("answers a matching ETag with 304 and a stale If-Match with 412", Label("etag"), func() {
 		s := env.NewSpec("etag")
 		p := s.CreateProperty(1, h.NewProperty{})

@@ -96,6 +96,16 @@ var _ = SynchronizedAfterSuite(func() {}, func() {
 	Expect(lines).To(BeEmpty(), "the product tried to leave the machine (refused, recorded in egress/)")
 })
 
+// Each spec's end goes to the progress file, for reos green's live lines.
+var _ = ReportAfterEach(func(s SpecReport) {
+	if env == nil || s.LeafNodeType != types.NodeTypeIt || s.State == types.SpecStateSkipped && s.Failure.Message == "" {
+		return // not an It, or left out by --focus or --label-filter
+	}
+	failure, _, _ := strings.Cut(s.Failure.Message, "\n")
+	env.Target.Report(harness.Progress{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: outcomeOf(s.State),
+		Seconds: s.RunTime.Seconds(), Failure: failure})
+})
+
 // The pack is sealed once every process is done: JUnit with each spec's
 // evidence attached, the flows' outcomes and wall times, signed.
 var _ = ReportAfterSuite("evidence pack", func(r Report) {
@@ -169,6 +179,7 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(leaks).To(BeEmpty(), "the pack holds the run's secrets")
 	fmt.Fprintf(summary, "evidence pack: %s (%d files, verified)\n", pack.Dir, report.Files)
+	Expect(first.Report(harness.Progress{Pack: pack.Dir})).To(Succeed())
 	if ephemeral {
 		fmt.Fprintf(summary, "signed with a key made for this run (set EVIDENCE_SIGNING_KEY to sign with yours); its public key is %s\n",
 			filepath.Join(pack.Dir, evidence.PublicKeyFile))

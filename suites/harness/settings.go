@@ -36,6 +36,7 @@ var Settings = []Setting{
 	{"REOS_WEBHOOK_SECRET", "", "with REOS_BASE_URL: one of the stack's WEBHOOK_SECRETS, to sign partner webhooks with; unset, the partner-webhook signature checks skip"},
 	{"REOS_EVIDENCE_DIR", "audit_artifacts in the repository", "where the evidence pack is written"},
 	{"REOS_TRACE_DIR", ".reos/traces in the repository", "where a failed spec's Playwright trace goes. Traces hold the run's throwaway passwords and session cookies, so they stay out of the evidence pack"},
+	{"REOS_PROGRESS", "", "a file that gets a JSON line as each spec ends and one naming the sealed pack (reos green reads it to print progress)"},
 	{"EVIDENCE_SIGNING_KEY", "", "an ed25519 private key (PEM) to sign the pack with; unset, a key is made for the run and its public key printed"},
 }
 
@@ -52,6 +53,7 @@ type Config struct {
 	Heartbeat     time.Duration
 	EvidenceDir   string
 	TraceDir      string
+	Progress      string
 }
 
 // Load reads the configuration from getenv and reports every problem at
@@ -59,7 +61,7 @@ type Config struct {
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{Mode: getenv("REOS_SUITE_MODE"), BaseURL: strings.TrimRight(getenv("REOS_BASE_URL"), "/"),
 		AdminEmail: getenv("REOS_ADMIN_EMAIL"), AdminPassword: getenv("REOS_ADMIN_PASSWORD"), WebhookSecret: getenv("REOS_WEBHOOK_SECRET"), EvidenceDir: getenv("REOS_EVIDENCE_DIR"),
-		TraceDir: getenv("REOS_TRACE_DIR"), Heartbeat: 20 * time.Second}
+		TraceDir: getenv("REOS_TRACE_DIR"), Progress: getenv("REOS_PROGRESS"), Heartbeat: 20 * time.Second}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Mode == "" {

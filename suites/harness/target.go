@@ -54,13 +54,15 @@ type Target struct {
 	Pack string `json:"pack"`
 	// TraceDir is where failed specs' Playwright traces go (out of the pack).
 	TraceDir string `json:"trace_dir"`
+	// Progress is REOS_PROGRESS, or empty.
+	Progress string `json:"progress"`
 }
 
 // Start finds the target c describes, or starts it in-process; stop
 // undoes what Start did.
 func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err error) {
 	t = &Target{Mode: c.Mode, URL: c.BaseURL, AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, Heartbeat: c.Heartbeat,
-		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret, TraceDir: c.TraceDir}
+		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret, TraceDir: c.TraceDir, Progress: c.Progress}
 	stop = func() error { return nil }
 	if c.BaseURL == "" {
 		if stop, err = t.startInProcess(ctx); err != nil {
@@ -250,4 +252,43 @@ func (t *Target) Refused(offset int64) ([]string, int64) {
 		}
 	}
 	return lines, offset + int64(len(b))
+}
+
+// Vendors are the providers the mode's sends and storage go through, by
+// role: the stand-ins in mock mode, the vendors' clients in production
+// (pdf and llm may be either in both modes, as configured).
+func (t *Target) Vendors() map[string]string {
+	if t.Mode == "production" {
+		return map[string]string{"email": "sendgrid", "sms": "twilio", "storage": "s3"}
+	}
+	return map[string]string{"email": "mailpit-smtp", "sms": "mock-twilio", "storage": "s3-local"}
+}
+
+// Progress is one line of the progress file (REOS_PROGRESS): a spec that
+// ended, or the pack once it is sealed.
+type Progress struct {
+	Flow    string  `json:"flow,omitempty"`
+	Spec    string  `json:"spec,omitempty"`
+	Outcome string  `json:"outcome,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+	Failure string  `json:"failure,omitempty"`
+	Pack    string  `json:"pack,omitempty"`
+}
+
+// Report appends e to the progress file, when there is one, in a single
+// write (every Ginkgo process appends to the same file).
+func (t *Target) Report(e Progress) error {
+	if t.Progress == "" {
+		return nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(t.Progress, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	return errors.Join(err, f.Close())
 }
