@@ -112,13 +112,13 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 // dead server take seconds), so the call runs aside and is left to finish.
 func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, limiterTimeout)
+	defer cancel() // after the answer is taken: canceling first would race it
 	type answer struct {
 		res *redis_rate.Result
 		err error
 	}
 	done := make(chan answer, 1)
 	go func() {
-		defer cancel()
 		res, err := rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
 		done <- answer{res, err}
 	}()
@@ -126,6 +126,11 @@ func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, 
 	case a := <-done:
 		return a.res, a.err
 	case <-ctx.Done():
+		select {
+		case a := <-done: // answered just as the time ran out
+			return a.res, a.err
+		default:
+		}
 		return nil, fmt.Errorf("%w (%s): %w", errNoAnswer, limiterTimeout, ctx.Err())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +103,36 @@ func TestLimiterFallsBackFromTheAutomaticPipeline(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "automatic pipeline failed") || !strings.Contains(log.String(), goredis.ErrAutoPipelineQueueFull.Error()) {
 		t.Errorf("log = %q, want the pipeline's failure", log.String())
+	}
+}
+
+// instantPipeline answers every call at once, allowed.
+type instantPipeline struct{}
+
+func (instantPipeline) Allow(context.Context, string, redis_rate.Limit) (*redis_rate.Result, error) {
+	return &redis_rate.Result{Allowed: 1, Remaining: 1}, nil
+}
+
+// An answer is never taken for a timeout: the call's own end must not
+// look like Redis going quiet (it did once, under load, and shut logins
+// for the cooldown).
+func TestLimiterNeverMistakesAnAnswerForATimeout(t *testing.T) {
+	l := &Limiter{rl: instantPipeline{}, prefix: "test:", now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	var failed atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range 16 { // callers contending for the CPUs, as a loaded server's do
+		wg.Go(func() {
+			for range 5000 {
+				if _, err := l.Allow(context.Background(), "user:1", 10, time.Minute); err != nil {
+					failed.Add(1)
+					first.CompareAndSwap(nil, err.Error())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of 80000 answered calls failed, the first with: %v", n, first.Load())
 	}
 }
