@@ -4,14 +4,14 @@ GO ?= go
 
 .PHONY: green test race up bench fuzz setup
 
-green: setup ## start the stack and check it end to end
+green: setup ## run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify the evidence
 	$(GO) run ./cmd/reos green
 
-test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ (the flows: go tool ginkgo -p ./suites)
+test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ (the flows run in make green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/suites$$')
-	@echo "not run here: the eight flows (go tool ginkgo -p ./suites), see the README"
+	@echo "the eight flows run in make green (or: go tool ginkgo -p ./suites)"
 
 race: setup ## every test with the race detector (about four minutes here)
 	$(GO) test -race -count=1 ./...

@@ -5,8 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,9 +69,7 @@ var _ = Describe("06 portfolio export", Label("portfolio", "export", "csv"), fun
 		if list.Total == 0 {
 			Skip("the stack holds no seeded demo data (production seeds none; `reos seed --demo` adds it)")
 		}
-		root, err := os.Getwd()
-		Expect(err).NotTo(HaveOccurred())
-		raw, err := os.ReadFile(filepath.Join(root, "..", "fixtures", "properties.json"))
+		raw, err := h.Fixture("properties.json")
 		Expect(err).NotTo(HaveOccurred())
 		var fixtures []struct {
 			Price int64    `json:"list_price_cents"`

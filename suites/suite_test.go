@@ -101,7 +101,10 @@ var _ = ReportAfterEach(func(s SpecReport) {
 	if env == nil || s.LeafNodeType != types.NodeTypeIt || s.State == types.SpecStateSkipped && s.Failure.Message == "" {
 		return // not an It, or left out by --focus or --label-filter
 	}
-	failure, _, _ := strings.Cut(s.Failure.Message, "\n")
+	failure := strings.Join(strings.Fields(s.Failure.Message), " ")
+	if r := []rune(failure); len(r) > 300 {
+		failure = string(r[:300]) + "…"
+	}
 	env.Target.Report(harness.Progress{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: outcomeOf(s.State),
 		Seconds: s.RunTime.Seconds(), Failure: failure})
 })

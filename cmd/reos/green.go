@@ -1,179 +1,546 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
+	"text/tabwriter"
 	"time"
 
-	"github.com/real-estate-os/reos/fixtures"
-	"github.com/real-estate-os/reos/system/app"
-	"github.com/real-estate-os/reos/system/config"
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/real-estate-os/reos/evidence"
 )
 
-// green starts the whole stack on a free port and checks it from the
-// outside, over HTTP, printing each check as it goes.
-func green(ctx context.Context, m *app.Main, stdout io.Writer) error {
-	// Never collide with a running `reos up`: a free port, and the public
-	// URL (which vendors call back) follows it unless it was set.
-	if m.Config.PublicURL == "http://"+m.Config.Addr {
-		m.Config.PublicURL = "http://127.0.0.1:0"
-	}
-	m.Config.Addr = "127.0.0.1:0"
-	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	egressStart := egressSize(m)
-	if err := m.Run(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "reos green: %s mode, stack started at %s\n", m.Config.Mode, m.URL())
-	c := &checker{client: newClient(m.URL()), out: stdout}
+// `reos green` runs the eight flows of suites/ in mock mode and then in
+// production mode against the contract doubles, each run starting its own
+// stack (the harness does, on a database of its own), under reos isolate
+// when the machine permits, and says plainly what passed.
 
-	var ready struct{ Checks map[string]string }
-	c.check("GET /readyz answers 200 with postgres, redis and rabbitmq ok", func() error {
-		if err := c.do("GET", "/readyz", nil, &ready); err != nil {
-			return err
+// greenModes are the modes green runs, in order.
+var greenModes = []string{"mock", "production"}
+
+// progress is one line of a run's REOS_PROGRESS file (harness.Progress).
+type progress struct {
+	Flow    string  `json:"flow"`
+	Spec    string  `json:"spec"`
+	Outcome string  `json:"outcome"`
+	Seconds float64 `json:"seconds"`
+	Failure string  `json:"failure"`
+	Pack    string  `json:"pack"`
+}
+
+// flowResult is one flow of one mode.
+type flowResult struct {
+	Name     string
+	Outcome  string // passed, failed, skipped
+	Seconds  float64
+	Specs    int // specs that ended
+	Want     int // specs the dry run said would run
+	Failures []string
+}
+
+// modeResult is one mode's run.
+type modeResult struct {
+	Mode     string
+	Flows    []*flowResult
+	Pack     string
+	Verify   *evidence.Report
+	Attempts []string // blocked attempts to leave, from reos isolate
+	Wall     time.Duration
+	Log      string
+	Problems []string // what failed besides the specs
+}
+
+func (r *modeResult) flow(name string) *flowResult {
+	for _, f := range r.Flows {
+		if f.Name == name {
+			return f
 		}
-		for _, dep := range []string{"postgres", "redis", "rabbitmq"} {
-			if ready.Checks[dep] != "ok" {
-				return fmt.Errorf("%s is %q", dep, ready.Checks[dep])
-			}
-		}
-		return nil
-	})
-	c.check("GET /api/v1/status/providers shows the mode, five providers and five features", func() error {
-		var got map[string]any
-		if err := c.do("GET", "/api/v1/status/providers", nil, &got); err != nil {
-			return err
-		}
-		if got["app_mode"] != string(m.Config.Mode) {
-			return fmt.Errorf("app_mode = %v", got["app_mode"])
-		}
-		p := m.Config.Providers()
-		for k, want := range map[string]string{"email": p.Email, "sms": p.SMS, "storage": p.Storage, "pdf": p.PDF, "llm": p.LLM} {
-			if got[k] != want {
-				return fmt.Errorf("%s = %v, want %s", k, got[k], want)
-			}
-		}
-		features, _ := got["features"].(map[string]any)
-		keys := make([]string, 0, len(features))
-		for k := range features {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		if want := []string{"cache_responses", "external_sends", "rate_limit", "use_llm", "webhook_signatures"}; !slices.Equal(keys, want) {
-			return fmt.Errorf("features = %v, want %v", keys, want)
-		}
-		return nil
-	})
-	c.check("GET /api/v1/status/providers?verbose=1 finds every provider reachable", func() error {
-		var got struct {
-			Health map[string]struct {
-				Provider  string  `json:"provider"`
-				Reachable bool    `json:"reachable"`
-				LatencyMS float64 `json:"latency_ms"`
-				Error     string  `json:"error"`
-			}
-		}
-		if err := c.do("GET", "/api/v1/status/providers?verbose=1", nil, &got); err != nil {
-			return err
-		}
-		var bad []string
-		for _, role := range []string{"email", "sms", "storage", "pdf", "llm"} {
-			if h := got.Health[role]; !h.Reachable {
-				bad = append(bad, fmt.Sprintf("%s (%s): %s", role, h.Provider, h.Error))
-			}
-		}
-		if len(bad) > 0 {
-			return fmt.Errorf("unreachable: %v", bad)
-		}
-		return nil
-	})
-	if m.Config.Mode == config.ModeMock {
-		c.check("POST /api/v1/auth/login as the demo agent gives a bearer token", func() error {
-			return c.login("agent@example.com", fixtures.DemoPassword)
-		})
-		c.check("GET /api/v1/properties?tag=seed&page_size=100 lists the 50 seeded properties", func() error {
-			var out struct{ Total int }
-			if err := c.do("GET", "/api/v1/properties?tag=seed&page_size=100", nil, &out); err != nil {
-				return err
-			}
-			if out.Total != 50 {
-				return fmt.Errorf("total = %d", out.Total)
-			}
-			return nil
-		})
-		c.check("GET /api/v1/pipeline?tag=seed counts 50 properties over 7 stages", func() error {
-			var out struct {
-				Stages []json.RawMessage
-				Count  int `json:"total_count"`
-			}
-			if err := c.do("GET", "/api/v1/pipeline?tag=seed", nil, &out); err != nil {
-				return err
-			}
-			if len(out.Stages) != 7 || out.Count != 50 {
-				return fmt.Errorf("%d stages, %d properties", len(out.Stages), out.Count)
-			}
-			return nil
-		})
-		c.check("POST /api/v1/jobs/memo/generate twice for property 30: two jobs, one PDF SHA-256, fetched by its presigned URL", func() error {
-			return greenMemo(c)
-		})
-		c.check("POST /api/v1/communications/sms reaches delivered through the mock Twilio's signed callbacks", func() error {
-			return greenSMS(c, 30)
-		})
-		c.check("an SMS to a do-not-contact number answers 422 …/dnc", func() error {
-			err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": 7, "to": "+12055550106", "body": "green"}, nil)
-			if err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "/problems/dnc") {
-				return fmt.Errorf("got %v", err)
-			}
-			return nil
-		})
 	}
-	c.check("no provider tried to connect off the machine (egress log)", func() error {
-		n, err := refusedSince(m, egressStart)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("%d refused attempts recorded", n)
-		}
-		return nil
-	})
-	if m.Config.Mode == config.ModeMock {
-		contractRun(ctx, m, stdout, c)
+	f := &flowResult{Name: name, Outcome: "skipped"}
+	r.Flows = append(r.Flows, f)
+	slices.SortFunc(r.Flows, func(a, b *flowResult) int { return strings.Compare(a.Name, b.Name) })
+	return f
+}
+
+// add takes one spec's end; it reports whether that ended the flow.
+func (r *modeResult) add(p progress) (*flowResult, bool) {
+	f := r.flow(p.Flow)
+	f.Specs++
+	f.Seconds += p.Seconds
+	switch {
+	case p.Outcome == "failed" || f.Outcome == "failed":
+		f.Outcome = "failed"
+	case p.Outcome == "passed":
+		f.Outcome = "passed"
 	}
-	if c.failed > 0 {
-		return fmt.Errorf("NOT GREEN: %d of %d checks failed", c.failed, c.total)
+	if p.Outcome == "failed" {
+		f.Failures = append(f.Failures, p.Spec+": "+p.Failure)
 	}
-	fmt.Fprintf(stdout, "GREEN: %d of %d checks passed.\n", c.total, c.total)
-	fmt.Fprintln(stdout, "Not run here yet: the eight flows in a browser with their evidence pack (go tool ginkgo -p ./suites).")
+	return f, f.Want > 0 && f.Specs == f.Want
+}
+
+// ok reports whether the mode is green.
+func (r *modeResult) ok() bool {
+	if len(r.Problems) > 0 || r.Pack == "" || r.Verify == nil || !r.Verify.OK() || len(r.Attempts) > 0 {
+		return false
+	}
+	for _, f := range r.Flows {
+		if f.Outcome == "failed" || f.Specs < f.Want {
+			return false
+		}
+	}
+	return len(r.Flows) > 0
+}
+
+type greenOptions struct {
+	root, bin    string
+	modes        []string
+	isolate      bool
+	focus, label string
+	env          func(string) (string, bool)
+	stdout       io.Writer
+}
+
+func runGreen(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reos green", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modes := fs.String("modes", strings.Join(greenModes, ","), "the modes to run, in order (mock, production)")
+	isolate := fs.String("isolate", "auto", "run the flows under reos isolate: auto (when the machine permits), always, never")
+	focus := fs.String("focus", "", "run only the flows and specs whose names match this regular expression (ginkgo --focus)")
+	label := fs.String("label-filter", "", "run only the specs with these labels (ginkgo --label-filter)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: reos green [flags]\n\nRuns the eight flows (suites/) in mock mode, then in production mode against the contract doubles.\n"+
+			"Each run starts its own stack on a database of its own, writes and seals an evidence pack, and is verified.\n"+
+			"Prints a line per flow as it ends, then a summary; exits 1 on any failure or any attempt to leave the machine.\n"+
+			"Run it from a clone of the repository: it builds the suite with the Go toolchain. Settings: the README's \"The flows\".\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	o := greenOptions{focus: *focus, label: *label, env: env, stdout: stdout}
+	for _, m := range strings.Split(*modes, ",") {
+		if m = strings.TrimSpace(m); !slices.Contains(greenModes, m) {
+			fmt.Fprintf(stderr, "reos green: --modes %q: want mock, production or both\n", *modes)
+			return 2
+		}
+		o.modes = append(o.modes, m)
+	}
+	switch *isolate {
+	case "auto", "always", "never":
+	default:
+		fmt.Fprintf(stderr, "reos green: --isolate %q: want auto, always or never\n", *isolate)
+		return 2
+	}
+	start := time.Now()
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintf(stderr, "reos green: %v\n", err)
+		return 1
+	}
+	o.root, o.bin = root, filepath.Join(root, ".reos", "bin")
+	fmt.Fprintf(stdout, "reos green: building the suite (%s)\n", filepath.Join(root, "suites"))
+	if err := buildSuite(ctx, o.root, o.bin); err != nil {
+		fmt.Fprintf(stderr, "reos green: %v\n", err)
+		return 1
+	}
+	built := time.Since(start)
+	isolation := "not isolated: --isolate never"
+	if *isolate != "never" {
+		if err := canIsolate(ctx); err == nil {
+			o.isolate, isolation = true, "every run in network namespaces with only loopback (reos isolate)"
+		} else if *isolate == "always" {
+			fmt.Fprintf(stderr, "reos green: --isolate always, and %v\n", err)
+			return 1
+		} else {
+			isolation = "not isolated: this machine does not permit network namespaces (" + err.Error() + "); the product's own egress guard still refuses and records every attempt"
+		}
+	}
+	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s\n", built.Seconds(), isolation)
+
+	var results []*modeResult
+	for _, mode := range o.modes {
+		if ctx.Err() != nil {
+			break
+		}
+		results = append(results, runMode(ctx, o, mode))
+	}
+	printSummary(stdout, o, results, built, time.Since(start), isolation)
+	for _, r := range results {
+		if !r.ok() {
+			return 1
+		}
+	}
+	if len(results) < len(o.modes) {
+		return 1
+	}
+	return 0
+}
+
+// moduleRoot is the clone green runs from: the folder above the working
+// directory whose go.mod is this module's.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
+			if bytes.HasPrefix(b, []byte("module github.com/real-estate-os/reos\n")) {
+				return d, nil
+			}
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("run it inside a clone of github.com/real-estate-os/reos (no go.mod of the module above %s): it builds and runs suites/", dir)
+		}
+	}
+}
+
+// buildSuite compiles the suite and the ginkgo runner into bin, so the
+// runs (and the isolated namespace, which cannot fetch modules) need no
+// toolchain work.
+func buildSuite(ctx context.Context, root, bin string) error {
+	for _, args := range [][]string{
+		{"build", "-o", filepath.Join(bin, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"},
+		{"test", "-c", "-o", filepath.Join(bin, "suites.test"), "./suites"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 	return nil
 }
 
-type checker struct {
-	*client
-	out           io.Writer
-	total, failed int
+// canIsolate tries reos isolate with a command that does nothing.
+func canIsolate(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, self, "isolate", "--forward", "", "--", "true").CombinedOutput()
+	if err != nil {
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return fmt.Errorf("reos isolate: %s", strings.TrimPrefix(line, "reos isolate: "))
+	}
+	return nil
 }
 
-func (c *checker) check(what string, fn func() error) {
-	c.total++
-	if err := fn(); err != nil {
-		c.failed++
-		fmt.Fprintf(c.out, "  FAIL  %s: %v\n", what, err)
-		return
+// planned asks the suite, without running it, which specs of which flows
+// a run will have (ginkgo's dry run).
+func planned(ctx context.Context, o greenOptions, mode string) (map[string]int, error) {
+	dir, err := os.MkdirTemp("", "reos-green-plan-")
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(c.out, "  ok    %s\n", what)
+	defer os.RemoveAll(dir)
+	report := filepath.Join(dir, "plan.json")
+	args := append(ginkgoFilters(o, "--ginkgo."), "--ginkgo.dry-run", "--ginkgo.json-report="+report)
+	cmd := exec.CommandContext(ctx, filepath.Join(o.bin, "suites.test"), args...)
+	cmd.Dir = filepath.Join(o.root, "suites")
+	cmd.Env = append(os.Environ(), "REOS_SUITE_MODE="+mode)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("the suite's dry run: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		return nil, err
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(b, &reports); err != nil {
+		return nil, fmt.Errorf("the suite's dry run: %w", err)
+	}
+	want := map[string]int{}
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStatePassed && len(s.ContainerHierarchyTexts) > 0 {
+				want[s.ContainerHierarchyTexts[0]]++
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil, errors.New("no spec matches --focus and --label-filter")
+	}
+	return want, nil
+}
+
+// ginkgoFilters are the run's filters as flags of the test binary
+// (prefix "--ginkgo.") or of the ginkgo runner (prefix "--").
+func ginkgoFilters(o greenOptions, prefix string) []string {
+	var args []string
+	if o.focus != "" {
+		args = append(args, prefix+"focus="+o.focus)
+	}
+	if o.label != "" {
+		args = append(args, prefix+"label-filter="+o.label)
+	}
+	return args
+}
+
+// runMode runs the suite in one mode, printing a line as each flow ends.
+func runMode(ctx context.Context, o greenOptions, mode string) *modeResult {
+	start := time.Now()
+	dir := filepath.Join(o.root, ".reos", "green")
+	r := &modeResult{Mode: mode, Log: filepath.Join(dir, mode+".log")}
+	defer func() { r.Wall = time.Since(start) }()
+	problem := func(format string, args ...any) *modeResult {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+		return r
+	}
+	want, err := planned(ctx, o, mode)
+	if err != nil {
+		return problem("%v", err)
+	}
+	total := 0
+	for name, n := range want {
+		r.flow(name).Want = n
+		total += n
+	}
+	fmt.Fprintf(o.stdout, "\n%s mode: %d specs in %d flows\n", mode, total, len(want))
+
+	progressFile := filepath.Join(dir, mode+".progress.jsonl")
+	egressFile := filepath.Join(dir, mode+".egress.jsonl")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return problem("%v", err)
+	}
+	for _, f := range []string{progressFile, egressFile} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			return problem("%v", err)
+		}
+	}
+	logFile, err := os.Create(r.Log)
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer logFile.Close()
+
+	args := append([]string{"-p", "--no-color", "--timeout=10m"}, ginkgoFilters(o, "--")...)
+	args = append(args, filepath.Join(o.bin, "suites.test"))
+	name := filepath.Join(o.bin, "ginkgo")
+	if o.isolate {
+		self, err := os.Executable()
+		if err != nil {
+			return problem("%v", err)
+		}
+		args = append([]string{"isolate", "--", name}, args...)
+		name = self
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = filepath.Join(o.root, "suites")
+	cmd.Env = greenEnv(os.Environ(), mode, progressFile, egressFile)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) } // ginkgo stops its processes and reports
+	cmd.WaitDelay = 30 * time.Second
+	if err := cmd.Start(); err != nil {
+		return problem("start the suite: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var offset int64
+	read := func() {
+		b, err := os.ReadFile(progressFile)
+		if err != nil || int64(len(b)) <= offset {
+			return
+		}
+		chunk := b[offset:]
+		end := bytes.LastIndexByte(chunk, '\n')
+		if end < 0 {
+			return // a line still being written
+		}
+		offset += int64(end + 1)
+		sc := bufio.NewScanner(bytes.NewReader(chunk[:end+1]))
+		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+		for sc.Scan() {
+			var p progress
+			if json.Unmarshal(sc.Bytes(), &p) != nil {
+				continue
+			}
+			if p.Pack != "" {
+				r.Pack = p.Pack
+				continue
+			}
+			if p.Outcome == "failed" {
+				fmt.Fprintf(o.stdout, "  FAIL    %-10s %s › %s\n          %s\n", mode, p.Flow, p.Spec, p.Failure)
+			}
+			if f, ended := r.add(p); ended {
+				printFlow(o.stdout, mode, f)
+			}
+		}
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var runErr error
+wait:
+	for {
+		select {
+		case runErr = <-done:
+			break wait
+		case <-tick.C:
+			read()
+		}
+	}
+	read()
+	for _, f := range r.Flows {
+		if f.Specs < f.Want {
+			printFlow(o.stdout, mode, f)
+		}
+	}
+	if runErr != nil && !r.failedSpecs() {
+		r.Problems = append(r.Problems, fmt.Sprintf("the suite exited with %v and no failed spec: read %s", runErr, r.Log))
+	}
+	if b, err := os.ReadFile(egressFile); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if line != "" {
+				r.Attempts = append(r.Attempts, line)
+			}
+		}
+	}
+	if r.Pack == "" {
+		return problem("the suite sealed no evidence pack: read %s", r.Log)
+	}
+	if r.Verify, err = evidence.Verify(r.Pack, nil); err != nil {
+		return problem("verify %s: %v", r.Pack, err)
+	}
+	return r
+}
+
+func (r *modeResult) failedSpecs() bool {
+	for _, f := range r.Flows {
+		if len(f.Failures) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// greenEnv is the suite's environment for mode: the caller's, with the
+// harness's own settings replaced, and without a target of the caller's
+// (each run starts its own stack).
+func greenEnv(environ []string, mode, progressFile, egressFile string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "REOS_SUITE_MODE", "REOS_PROGRESS", "EGRESS_LOG", "REOS_BASE_URL", "REOS_ADMIN_EMAIL", "REOS_ADMIN_PASSWORD",
+			"REOS_TWILIO_CONTROL_URL", "REOS_SENDGRID_INSPECT_URL", "REOS_MAILPIT_URL", "REOS_SSE_HEARTBEAT", "REOS_WEBHOOK_SECRET":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "REOS_SUITE_MODE="+mode, "REOS_PROGRESS="+progressFile, "EGRESS_LOG="+egressFile)
+}
+
+func printFlow(w io.Writer, mode string, f *flowResult) {
+	outcome := strings.ToUpper(f.Outcome)
+	if f.Specs < f.Want {
+		outcome = "FAILED"
+	}
+	note := fmt.Sprintf("%d of %d specs", f.Specs, f.Want)
+	if f.Specs == 1 && f.Want == 1 {
+		note = "1 spec"
+	} else if f.Specs == f.Want {
+		note = fmt.Sprintf("%d specs", f.Specs)
+	}
+	fmt.Fprintf(w, "  %-7s %-10s %-24s %6.1fs  %s\n", outcome, mode, f.Name, f.Seconds, note)
+}
+
+func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wall time.Duration, isolation string) {
+	fmt.Fprint(w, "\nreos green: summary\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MODE\tFLOW\tOUTCOME\tTIME\t")
+	passed, failed, specs := 0, 0, 0
+	for _, r := range results {
+		for _, f := range r.Flows {
+			outcome := f.Outcome
+			if f.Specs < f.Want {
+				outcome = fmt.Sprintf("failed (%d of %d specs ended)", f.Specs, f.Want)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.1fs\t\n", r.Mode, f.Name, outcome, f.Seconds)
+			if outcome == "passed" {
+				passed++
+			} else if outcome != "skipped" {
+				failed++
+			}
+			specs += f.Specs
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\n  evidence packs (open index.html; check with reos evidence verify DIR):")
+	for _, r := range results {
+		switch {
+		case r.Pack == "":
+			fmt.Fprintf(w, "    %-10s none\n", r.Mode)
+		case r.Verify != nil && r.Verify.OK():
+			fmt.Fprintf(w, "    %-10s %s (%d files, verified)\n", r.Mode, r.Pack, r.Verify.Files)
+		default:
+			fmt.Fprintf(w, "    %-10s %s (DOES NOT VERIFY)\n", r.Mode, r.Pack)
+			if r.Verify != nil {
+				fmt.Fprint(w, indentLines(r.Verify.String(), "               "))
+			}
+		}
+	}
+	attempts := 0
+	for _, r := range results {
+		attempts += len(r.Attempts)
+	}
+	if attempts == 0 {
+		isolation += "; no attempt to leave the machine"
+	}
+	fmt.Fprintf(w, "\n  isolation: %s\n", isolation)
+	for _, r := range results {
+		for _, a := range r.Attempts {
+			fmt.Fprintf(w, "    %s: blocked attempt to leave the machine: %s\n", r.Mode, a)
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s: %s\n", r.Mode, p)
+		}
+	}
+	times := []string{fmt.Sprintf("build %.1fs", built.Seconds())}
+	for _, r := range results {
+		times = append(times, fmt.Sprintf("%s %.1fs", r.Mode, r.Wall.Seconds()))
+	}
+	fmt.Fprintf(w, "  wall time: %s; total %.1fs\n", strings.Join(times, ", "), wall.Seconds())
+	fmt.Fprintf(w, "  full output of each run: %s\n", filepath.Join(o.root, ".reos", "green", "<mode>.log"))
+	green := len(results) == len(o.modes)
+	for _, r := range results {
+		green = green && r.ok()
+	}
+	if green {
+		modes := "both modes"
+		if len(results) == 1 {
+			modes = results[0].Mode + " mode"
+		}
+		fmt.Fprintf(w, "GREEN: %d flows passed in %s (%d specs).\n", passed, modes, specs)
+	} else {
+		fmt.Fprintf(w, "NOT GREEN: %d flows failed, %d passed; see the lines above.\n", failed, passed)
+	}
+}
+
+func indentLines(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(prefix + l + "\n")
+	}
+	return b.String()
 }
 
 // probe exits 0 when url answers 2xx: the container health check, in an
@@ -192,112 +559,4 @@ func probe(ctx context.Context, url string) error {
 		return fmt.Errorf("%s answered %d", url, res.StatusCode)
 	}
 	return nil
-}
-
-func egressLog(m *app.Main) string {
-	if m.Config.EgressLog != "" {
-		return m.Config.EgressLog
-	}
-	return filepath.Join(m.Config.DataDir, "egress.jsonl")
-}
-
-func egressSize(m *app.Main) int64 {
-	fi, err := os.Stat(egressLog(m))
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-// refusedSince counts the egress records written after offset.
-func refusedSince(m *app.Main, offset int64) (int, error) {
-	b, err := os.ReadFile(egressLog(m))
-	if err != nil {
-		return 0, err
-	}
-	if offset > int64(len(b)) {
-		offset = 0
-	}
-	return bytes.Count(b[offset:], []byte("\n")), nil
-}
-
-func greenMemo(c *checker) error {
-	type job struct {
-		ID      string `json:"job_id"`
-		Status  string `json:"status"`
-		SHA256  string `json:"sha256"`
-		MemoURL string `json:"memo_url"`
-	}
-	var jobs [2]job
-	for i := range jobs {
-		if err := c.do("POST", "/api/v1/jobs/memo/generate", map[string]int{"property_id": 30}, &jobs[i]); err != nil {
-			return err
-		}
-		if err := waitFor(func() (bool, error) {
-			err := c.do("GET", "/api/v1/jobs/"+jobs[i].ID, nil, &jobs[i])
-			return jobs[i].Status == "done" || jobs[i].Status == "failed", err
-		}); err != nil {
-			return err
-		}
-	}
-	if jobs[0].ID == jobs[1].ID || jobs[0].Status != "done" || jobs[0].SHA256 != jobs[1].SHA256 {
-		return fmt.Errorf("jobs %+v", jobs)
-	}
-	res, err := c.http.Get(jobs[0].MemoURL)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	pdf, _ := io.ReadAll(res.Body)
-	if sum := sha256.Sum256(pdf); hex.EncodeToString(sum[:]) != jobs[0].SHA256 {
-		return fmt.Errorf("the presigned URL gave %d bytes with another hash", len(pdf))
-	}
-	return nil
-}
-
-func greenSMS(c *checker, propertyID int) error {
-	var sent struct {
-		MessageID string `json:"message_id"`
-	}
-	if err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": propertyID, "to": "+12055550129", "body": "reos green: a text through the SMS provider"}, &sent); err != nil {
-		return err
-	}
-	return waitStatus(c, propertyID, sent.MessageID, "delivered")
-}
-
-// waitStatus waits up to 30 s for a message of a property to reach status.
-func waitStatus(c *checker, propertyID int, id, want string) error {
-	status := ""
-	err := waitFor(func() (bool, error) {
-		var threads struct {
-			Items []struct {
-				Messages []struct {
-					ID     string `json:"id"`
-					Status string `json:"status"`
-				} `json:"messages"`
-			}
-		}
-		if err := c.do("GET", fmt.Sprintf("/api/v1/communications/threads?property_id=%d", propertyID), nil, &threads); err != nil {
-			return false, err
-		}
-		for _, t := range threads.Items {
-			for _, m := range t.Messages {
-				if m.ID == id {
-					status = m.Status
-				}
-			}
-		}
-		return status == want, nil
-	})
-	if err != nil {
-		return fmt.Errorf("message %s is %q: %w", id, status, err)
-	}
-	return nil
-}
-
-// waitFor polls fn for up to 30 s.
-func waitFor(fn func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return poll(ctx, fn)
 }

@@ -32,8 +32,15 @@ type command struct {
 var stdin io.Reader = os.Stdin
 
 var commands = []command{
-	{name: "up", summary: "apply migrations, seed, and serve the API until interrupted", run: up},
-	{name: "green", summary: "start the stack on a free port, check it over HTTP, print each check, and stop", run: green},
+	{name: "up", summary: "apply migrations, seed, and serve the API until interrupted", flags: func(fs *flag.FlagSet) func(context.Context, *app.Main, io.Writer) error {
+		contract := fs.Bool("contract", false, "serve in production mode with every vendor replaced by its double on loopback (fresh credentials), on a database <name>_contract of its own; prints how to run the flows against it")
+		return func(ctx context.Context, m *app.Main, stdout io.Writer) error {
+			if *contract {
+				return upContract(ctx, m, stdout)
+			}
+			return up(ctx, m, stdout)
+		}
+	}},
 	{name: "migrate", summary: "apply pending database migrations and exit", run: func(ctx context.Context, m *app.Main, _ io.Writer) error {
 		if err := m.Open(ctx); err != nil {
 			return err
@@ -78,6 +85,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	if len(args) > 0 && args[0] == "dlq" {
 		return runDrill(ctx, args[1:], env, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "green" {
+		return runGreen(ctx, args[1:], env, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "isolate" {
 		return runIsolate(ctx, args[1:], env, stdout, stderr)
@@ -184,6 +194,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(w, "  %-13s %s\n", "green", "run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify their evidence (`reos green --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
 	fmt.Fprintf(w, "  %-13s %s\n", "isolate", "isolate -- COMMAND…: run COMMAND with only loopback; every attempt to leave is refused and recorded")

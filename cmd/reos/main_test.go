@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -114,17 +113,8 @@ func TestUsersCreate(t *testing.T) {
 	}
 }
 
-func TestGreen(t *testing.T) {
-	db := postgrestest.NewDatabase(t)
-	t.Cleanup(func() { dropDatabase(t, db, "_contract_run") })
-	code, out, errOut := runCLI([]string{"green"}, map[string]string{"DATABASE_URL": db, "REOS_DATA_DIR": t.TempDir()})
-	if code != 0 || !regexp.MustCompile(`GREEN: (\d+) of (\d+) checks passed`).MatchString(out) || strings.Contains(out, "✗") || !strings.Contains(out, "production mode against contract doubles") {
-		t.Errorf("reos green: exit %d\n%s\n%s", code, out, errOut)
-	}
-}
-
 // dropDatabase drops the database beside db whose name has suffix: the
-// contract run's.
+// contract stack's.
 func dropDatabase(t *testing.T, db, suffix string) {
 	u, _ := url.Parse(db)
 	name := strings.TrimPrefix(u.Path, "/") + suffix

@@ -42,13 +42,19 @@ type Expected struct {
 	RuleID, Reason, Action string
 }
 
-// PublishedRules reads fixtures/rules.json.
-func PublishedRules() ([]Rule, error) {
+// Fixture reads a file of the repository's fixtures/ as published: the
+// specs compute what to expect from these, not from the product's answers.
+func Fixture(name string) ([]byte, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(root, "fixtures", "rules.json"))
+	return os.ReadFile(filepath.Join(root, "fixtures", name))
+}
+
+// PublishedRules reads fixtures/rules.json.
+func PublishedRules() ([]Rule, error) {
+	b, err := Fixture("rules.json")
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,12 @@
 package redis
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"

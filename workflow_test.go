@@ -1,0 +1,110 @@
+package reos_test
+
+// The CI workflow is checked here, where no GitHub runner is: it parses,
+// it has the services and steps the README promises, and the commands it
+// runs are the README's two.
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+type workflow struct {
+	On   map[string]any `yaml:"on"`
+	Jobs map[string]struct {
+		RunsOn    string `yaml:"runs-on"`
+		Container string `yaml:"container"`
+		Timeout   int    `yaml:"timeout-minutes"`
+		Services  map[string]struct {
+			Image string `yaml:"image"`
+		} `yaml:"services"`
+		Env   map[string]string `yaml:"env"`
+		Steps []struct {
+			Name string            `yaml:"name"`
+			Uses string            `yaml:"uses"`
+			Run  string            `yaml:"run"`
+			If   string            `yaml:"if"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func TestCIWorkflow(t *testing.T) {
+	b, err := os.ReadFile(".github/workflows/ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w workflow
+	if err := yaml.Unmarshal(b, &w); err != nil {
+		t.Fatalf("ci.yml does not parse: %v", err)
+	}
+	if _, ok := w.On["pull_request"]; !ok {
+		t.Error("the workflow does not run on pull requests, so it cannot gate merges")
+	}
+	job, ok := w.Jobs["green"]
+	if !ok {
+		t.Fatalf("no job green (the required check); jobs: %v", w.Jobs)
+	}
+	if job.Container != "debian:12" {
+		t.Errorf("container = %q, want debian:12 (what scripts/setup and RECIPES.md target)", job.Container)
+	}
+	if job.Timeout == 0 || job.Timeout > 60 {
+		t.Errorf("timeout-minutes = %d", job.Timeout)
+	}
+	for name, image := range map[string]string{"postgres": "postgres:15", "redis": "redis:7", "rabbitmq": "rabbitmq:3.10"} {
+		if got := job.Services[name].Image; got != image {
+			t.Errorf("service %s: image %q, want %q", name, got, image)
+		}
+	}
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "AMQP_URL"} {
+		if !strings.Contains(job.Env[k], "://") {
+			t.Errorf("env %s = %q: the services must be named to scripts/setup", k, job.Env[k])
+		}
+	}
+
+	var runs []string
+	steps := map[string]int{}
+	for i, s := range job.Steps {
+		steps[s.Name] = i
+		if s.Run != "" {
+			runs = append(runs, strings.TrimSpace(s.Run))
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README's two commands, in the order it gives them, are steps of
+	// their own, after the browser is installed.
+	for _, cmd := range []string{"make test", "make green"} {
+		if !regexp.MustCompile("(?m)^" + regexp.QuoteMeta(cmd) + "\\b").Match(readme) {
+			t.Errorf("the README does not give %q as a command", cmd)
+		}
+		if !slices.Contains(runs, cmd) {
+			t.Errorf("no step runs %q; runs: %q", cmd, runs)
+		}
+	}
+	setup, okSetup := steps["Install Chromium and the Playwright driver"]
+	test, okTest := steps["make test"]
+	green, okGreen := steps["make green"]
+	if !okSetup || !okTest || !okGreen || !(setup < test && test < green) {
+		t.Errorf("want the steps: Install Chromium and the Playwright driver, make test, make green, in that order; got %v", steps)
+	}
+	if !strings.Contains(job.Steps[setup].Run, "scripts/setup") {
+		t.Errorf("the browser is installed by %q, not scripts/setup", job.Steps[setup].Run)
+	}
+	upload, ok := steps["Upload the evidence packs"]
+	if !ok || !strings.HasPrefix(job.Steps[upload].Uses, "actions/upload-artifact@") || job.Steps[upload].If != "always()" ||
+		strings.TrimSuffix(job.Steps[upload].With["path"], "/") != "audit_artifacts" {
+		t.Errorf("the evidence packs are not uploaded whatever the outcome: %+v", job.Steps[upload])
+	}
+	junit, ok := steps["Publish the JUnit reports"]
+	if !ok || job.Steps[junit].If != "always()" || !strings.Contains(job.Steps[junit].With["report_paths"], "junit.xml") {
+		t.Errorf("JUnit is not published whatever the outcome: %+v", job.Steps[junit])
+	}
+}
