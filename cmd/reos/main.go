@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/containers"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 )
@@ -68,6 +69,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	app.Containers = containers.Start // the third tier of discovery, when a Docker engine answers
 	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/containers"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
@@ -64,6 +65,7 @@ func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err er
 	t = &Target{Mode: c.Mode, URL: c.BaseURL, AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, Heartbeat: c.Heartbeat,
 		TwilioURL: c.TwilioURL, WebhookSecret: c.WebhookSecret, TraceDir: c.TraceDir, Progress: c.Progress}
 	stop = func() error { return nil }
+	app.Containers = containers.Start // with nothing on the default ports, a Docker engine's containers
 	if c.BaseURL == "" {
 		if stop, err = t.startInProcess(ctx); err != nil {
 			return nil, nil, err

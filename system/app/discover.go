@@ -12,8 +12,15 @@ import (
 )
 
 // Infrastructure is found in this order: the URL from the environment, then
-// the service's default port on this machine. When neither answers, the
-// error says how to get one.
+// the service's default port on this machine, then a container (Containers,
+// when the command set it and a Docker engine answers). When none answers,
+// the error says how to get one.
+
+// Containers starts service (postgres, redis or rabbitmq) in a container
+// and returns its URL; nil leaves that tier out. cmd/reos and the suites'
+// harness set it to internal/containers.Start, so that the product itself
+// does not depend on Docker's client.
+var Containers func(ctx context.Context, service string) (string, error)
 
 // dependency describes how to find one piece of infrastructure.
 type dependency struct {
@@ -44,11 +51,19 @@ func (d dependency) resolve(ctx context.Context, configured string) (string, err
 	}
 	dialer := net.Dialer{Timeout: time.Second}
 	conn, err := dialer.DialContext(ctx, "tcp", d.addr)
-	if err != nil {
-		return "", fmt.Errorf("%s: %s is not set and nothing answers on %s: %s", d.name, d.variable, d.addr, d.fix)
+	if err == nil {
+		conn.Close()
+		return d.localURL, nil
 	}
-	conn.Close()
-	return d.localURL, nil
+	container := ""
+	if Containers != nil {
+		u, err := Containers(ctx, d.name)
+		if err == nil {
+			return u, nil
+		}
+		container = fmt.Sprintf("; no container either (%v)", err)
+	}
+	return "", fmt.Errorf("%s: %s is not set and nothing answers on %s%s: %s", d.name, d.variable, d.addr, container, d.fix)
 }
 
 // EnsureDatabase creates the database dbURL names when it does not exist

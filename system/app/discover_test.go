@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -24,5 +25,37 @@ func TestDiscoveryErrorNamesTheFix(t *testing.T) {
 	}
 	if got, err := d.resolve(context.Background(), "postgres://configured"); err != nil || got != "postgres://configured" {
 		t.Errorf("a configured URL = %q, %v; want it used as is", got, err)
+	}
+}
+
+// The third tier: with nothing on the default port, a container is asked
+// for; when that fails too, the error says why and still names the fix.
+// Not parallel: it sets the package's Containers.
+func TestDiscoveryFallsBackToAContainer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	d := dependency{name: "redis", variable: "REDIS_URL", addr: closed, localURL: "redis://local", fix: redisDep.fix}
+	t.Cleanup(func() { Containers = nil })
+	var asked []string
+	Containers = func(_ context.Context, service string) (string, error) {
+		asked = append(asked, service)
+		return "redis://127.0.0.1:32768", nil
+	}
+	if got, err := d.resolve(context.Background(), ""); err != nil || got != "redis://127.0.0.1:32768" || strings.Join(asked, ",") != "redis" {
+		t.Errorf("with a container: %q, %v (asked for %v)", got, err, asked)
+	}
+	if got, _ := d.resolve(context.Background(), "redis://configured"); got != "redis://configured" || len(asked) != 1 {
+		t.Errorf("a configured URL asked for a container: %q, %v", got, asked)
+	}
+	Containers = func(context.Context, string) (string, error) { return "", errors.New("no Docker engine answers") }
+	_, err = d.resolve(context.Background(), "")
+	for _, want := range []string{"nothing answers on " + closed, "no container either (no Docker engine answers)", "scripts/setup"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no container: %v, want it to say %q", err, want)
+		}
 	}
 }
