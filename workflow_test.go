@@ -24,14 +24,16 @@ type workflow struct {
 			Image string `yaml:"image"`
 		} `yaml:"services"`
 		Env   map[string]string `yaml:"env"`
-		Steps []struct {
-			Name string            `yaml:"name"`
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			If   string            `yaml:"if"`
-			With map[string]string `yaml:"with"`
-		} `yaml:"steps"`
+		Steps []step            `yaml:"steps"`
 	} `yaml:"jobs"`
+}
+
+type step struct {
+	Name string            `yaml:"name"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	If   string            `yaml:"if"`
+	With map[string]string `yaml:"with"`
 }
 
 func TestCIWorkflow(t *testing.T) {
@@ -97,6 +99,10 @@ func TestCIWorkflow(t *testing.T) {
 	}
 	if !strings.Contains(job.Steps[setup].Run, "scripts/setup") {
 		t.Errorf("the browser is installed by %q, not scripts/setup", job.Steps[setup].Run)
+	}
+	tc, ok := w.Jobs["containers"]
+	if !ok || tc.Container != "" || !slices.ContainsFunc(tc.Steps, func(s step) bool { return strings.Contains(s.Run, "./internal/containers") }) {
+		t.Error("no job runs internal/containers' test on a runner with a Docker engine (not in a container)")
 	}
 	upload, ok := steps["Upload the evidence packs"]
 	if !ok || !strings.HasPrefix(job.Steps[upload].Uses, "actions/upload-artifact@") || job.Steps[upload].If != "always()" ||
