@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,30 +196,23 @@ func (t *twilioControl) Messages(ctx context.Context, number string) ([]SMS, err
 		}
 		all = append(all, got.Messages...)
 	}
-	var out []SMS
-	var created []int64
-	for _, raw := range all {
-		var m struct {
-			SMS
-			Created int64 `json:"created_nano"`
-		}
-		if err := json.Unmarshal(raw, &m); err != nil {
+	type created struct {
+		SMS
+		Nanos int64 `json:"created_nano"`
+	}
+	msgs := make([]created, len(all))
+	for i, raw := range all {
+		if err := json.Unmarshal(raw, &msgs[i]); err != nil {
 			return nil, err
 		}
-		m.SMS.Resource = raw
-		out = append(out, m.SMS)
-		created = append(created, m.Created)
+		msgs[i].Resource = raw
 	}
-	idx := make([]int, len(out))
-	for i := range idx {
-		idx[i] = i
+	slices.SortStableFunc(msgs, func(a, b created) int { return cmp.Compare(a.Nanos, b.Nanos) })
+	out := make([]SMS, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.SMS
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return int(created[a] - created[b]) })
-	sorted := make([]SMS, len(out))
-	for i, j := range idx {
-		sorted[i] = out[j]
-	}
-	return sorted, nil
+	return out, nil
 }
 
 func (t *twilioControl) Text(ctx context.Context, from, body string) error {

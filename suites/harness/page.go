@@ -234,6 +234,7 @@ func Move(p playwright.Page, id int64, stage string) time.Time {
 		if _, err := p.WaitForSelector(card, playwright.PageWaitForSelectorOptions{Timeout: playwright.Float(3000)}); err == nil {
 			return moved
 		}
+		GinkgoWriter.Printf("the move of property %d to %s did not show within 3 s (try %d); choosing it again\n", id, stage, try+1)
 	}
 	WaitFor(p, card, time.Second, fmt.Sprintf("property %d moved to %s", id, stage))
 	return moved
