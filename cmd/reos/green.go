@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/repo"
 )
 
 // `reos green` runs the eight flows of suites/ in mock mode and then in
@@ -150,7 +150,7 @@ func runGreen(ctx context.Context, args []string, env func(string) (string, bool
 		return 2
 	}
 	start := time.Now()
-	root, err := moduleRoot()
+	root, err := repo.Root() // green builds and runs suites/ from the clone
 	if err != nil {
 		fmt.Fprintf(stderr, "reos green: %v\n", err)
 		return 1
@@ -192,25 +192,6 @@ func runGreen(ctx context.Context, args []string, env func(string) (string, bool
 		return 1
 	}
 	return 0
-}
-
-// moduleRoot is the clone green runs from: the folder above the working
-// directory whose go.mod is this module's.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
-			if bytes.HasPrefix(b, []byte("module github.com/real-estate-os/reos\n")) {
-				return d, nil
-			}
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("run it inside a clone of github.com/real-estate-os/reos (no go.mod of the module above %s): it builds and runs suites/", dir)
-		}
-	}
 }
 
 // buildSuite compiles the suite and the ginkgo runner into bin, so the
@@ -541,22 +522,4 @@ func indentLines(s, prefix string) string {
 		b.WriteString(prefix + l + "\n")
 	}
 	return b.String()
-}
-
-// probe exits 0 when url answers 2xx: the container health check, in an
-// image without curl.
-func probe(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s answered %d", url, res.StatusCode)
-	}
-	return nil
 }

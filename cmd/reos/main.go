@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/internal/containers"
@@ -204,4 +206,22 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  %-13s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)
+}
+
+// probe exits 0 when url answers 2xx: the container health check, in an
+// image without curl.
+func probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %d", url, res.StatusCode)
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/real-estate-os/reos/internal/repo"
 )
 
 // Rule is a next-best-action rule as fixtures/rules.json publishes it. The
@@ -45,7 +47,7 @@ type Expected struct {
 // Fixture reads a file of the repository's fixtures/ as published: the
 // specs compute what to expect from these, not from the product's answers.
 func Fixture(name string) ([]byte, error) {
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}

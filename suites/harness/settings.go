@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/real-estate-os/reos/internal/repo"
 )
 
 // Setting is one environment variable the harness reads.
@@ -106,7 +107,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("REOS_BASE_URL in production mode needs REOS_ADMIN_EMAIL and REOS_ADMIN_PASSWORD (production has no demo users: create one with `reos users create --role admin`)")
 	}
 	if c.EvidenceDir == "" || c.TraceDir == "" {
-		root, err := repoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			bad("REOS_EVIDENCE_DIR or REOS_TRACE_DIR is not set and %v", err)
 		}
@@ -121,20 +122,4 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("the suite's settings (README, The flows):\n%w", errors.Join(errs...))
 	}
 	return c, nil
-}
-
-// repoRoot is the folder holding go.mod, above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-	}
 }
