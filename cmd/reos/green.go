@@ -111,11 +111,12 @@ type greenOptions struct {
 	modes        []string
 	isolate      bool
 	focus, label string
-	env          func(string) (string, bool)
 	stdout       io.Writer
 }
 
-func runGreen(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+// runGreen is `reos green`. The suite runs with this process's environment
+// (greenEnv), which is why it takes no lookup function.
+func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reos green", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modes := fs.String("modes", strings.Join(greenModes, ","), "the modes to run, in order (mock, production)")
@@ -135,7 +136,7 @@ func runGreen(ctx context.Context, args []string, env func(string) (string, bool
 		}
 		return 2
 	}
-	o := greenOptions{focus: *focus, label: *label, env: env, stdout: stdout}
+	o := greenOptions{focus: *focus, label: *label, stdout: stdout}
 	for _, m := range strings.Split(*modes, ",") {
 		if m = strings.TrimSpace(m); !slices.Contains(greenModes, m) {
 			fmt.Fprintf(stderr, "reos green: --modes %q: want mock, production or both\n", *modes)

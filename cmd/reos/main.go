@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return runDrill(ctx, args[1:], env, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "green" {
-		return runGreen(ctx, args[1:], env, stdout, stderr)
+		return runGreen(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "isolate" {
 		return runIsolate(ctx, args[1:], env, stdout, stderr)
