@@ -67,8 +67,16 @@ func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) erro
 		return system.Invalid(map[string]string{"MessageSid": "required", "MessageStatus": "a Twilio message status"})
 	}
 	m, err := s.messages.FindMessageByProviderID(r.Context(), system.ChannelSMS, sid)
+	if id := r.URL.Query().Get("message_id"); system.ErrorCode(err) == system.ENOTFOUND && id != "" {
+		// Twilio can call back before the worker has recorded the SID the
+		// create answered with; the callback URL names the message (and is
+		// covered by the signature).
+		if m, err = s.messages.FindMessage(r.Context(), id); err == nil && (m.Channel != system.ChannelSMS || m.ProviderID != "" && m.ProviderID != sid) {
+			err = system.Errorf(system.ENOTFOUND, "message %s is not SMS %s", id, sid)
+		}
+	}
 	if system.ErrorCode(err) == system.ENOTFOUND {
-		// Not ours (or not recorded yet): acknowledge so Twilio stops.
+		// Not ours: acknowledge so Twilio stops.
 		s.logger.InfoContext(r.Context(), "status callback for an unknown message", "sid", sid)
 		w.WriteHeader(http.StatusNoContent)
 		return nil

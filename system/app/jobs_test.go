@@ -561,3 +561,49 @@ func TestMemoPrintedByGotenberg(t *testing.T) {
 		t.Errorf("job %+v; PDF of %d bytes without the double's mark or the address %q", done, len(pdf), p.Address)
 	}
 }
+
+// Twilio may call back before the worker has recorded the SID its create
+// answered with. The callback URL names the message, so the status still
+// lands; a callback naming another message's id with a foreign SID, or an
+// email, changes nothing.
+func TestStatusCallbackBeforeTheSIDIsRecorded(t *testing.T) {
+	t.Parallel()
+	// The vendor fails the create, and the retry is an hour away: the
+	// message stays sending with no SID, as between a create and its record.
+	s := startStack(t, "JOB_RETRY_BASE", "1h")
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	req, _ := http.NewRequest("PUT", s.main.Providers.SMS.BaseURL+"/mock/faults?to=%2B12055550129", strings.NewReader(`{"error_probability": 1}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("faults: %v %v", res, err)
+	}
+	res.Body.Close()
+	var out struct {
+		MessageID string `json:"message_id"`
+	}
+	s.do("POST", "/api/v1/communications/sms", token, map[string]any{"property_id": 30, "to": "+12055550129", "body": "early callback"}).json(t, &out)
+	s.waitMessage(token, 30, out.MessageID, system.MessageSending)
+
+	callback := func(messageID, sid, status string) int {
+		u := s.url + "/api/v1/webhooks/twilio/status?message_id=" + url.QueryEscape(messageID)
+		form := url.Values{"MessageSid": {sid}, "MessageStatus": {status}}
+		return s.do("POST", strings.TrimPrefix(u, s.url), "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded",
+			twilio.SignatureHeader, twilio.Signature(s.main.Providers.SMS.AuthToken, u, form)).status
+	}
+	sid := "SM" + strings.Repeat("a", 32)
+	if code := callback(out.MessageID, sid, "delivered"); code != 204 {
+		t.Fatalf("callback = %d", code)
+	}
+	s.waitMessage(token, 30, out.MessageID, system.MessageDelivered)
+	m, err := postgres.NewMessageService(s.main.DB).FindMessage(context.Background(), out.MessageID)
+	if err != nil || m.ProviderID != sid {
+		t.Errorf("after the early callback: provider id %q, %v; want %s", m.ProviderID, err, sid)
+	}
+	// Another SID for the same message: not this message's callback.
+	if code := callback(out.MessageID, "SM"+strings.Repeat("b", 32), "undelivered"); code != 204 {
+		t.Fatalf("foreign callback = %d", code)
+	}
+	if m, _ := postgres.NewMessageService(s.main.DB).FindMessage(context.Background(), out.MessageID); m.Status != system.MessageDelivered || m.ProviderID != sid {
+		t.Errorf("a callback with another SID changed the message: %s %s", m.Status, m.ProviderID)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"net/url"
 	"strings"
 	"time"
 
@@ -249,7 +250,7 @@ func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
 		}
 	}
 	res, err := client.SendSMS(ctx, &system.SMS{From: m.From, To: m.To, Body: m.Body,
-		StatusCallback: strings.TrimRight(w.m.Config.PublicURL, "/") + "/api/v1/webhooks/twilio/status"})
+		StatusCallback: strings.TrimRight(w.m.Config.PublicURL, "/") + "/api/v1/webhooks/twilio/status?message_id=" + url.QueryEscape(m.ID)})
 	if err != nil {
 		return w.failSend(ctx, m, err)
 	}
