@@ -117,7 +117,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 		if hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
 			r.Changed = append(r.Changed, e.Path)
 		}
-		r.Problems = append(r.Problems, leaksIn(e.Path, b, nil)...)
+		r.Problems = append(r.Problems, shapesIn(e.Path, b)...)
 	}
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -168,26 +168,20 @@ var secretShapes = []struct {
 	{"a private key", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----`)},
 }
 
-// leaksIn says where b, the file name, holds a secret's shape or one of
-// literals (the secrets a run knows it used).
-func leaksIn(name string, b []byte, literals []string) []string {
+// shapesIn says where b, the file name, holds what looks like a secret.
+func shapesIn(name string, b []byte) []string {
 	var out []string
 	for _, s := range secretShapes {
 		if loc := s.re.FindIndex(b); loc != nil {
 			out = append(out, fmt.Sprintf("%s holds what looks like %s at byte %d", name, s.what, loc[0]))
 		}
 	}
-	for i, l := range literals {
-		if at := bytes.Index(b, []byte(l)); l != "" && at >= 0 {
-			out = append(out, fmt.Sprintf("%s holds secret %d of the run at byte %d", name, i+1, at))
-		}
-	}
 	return out
 }
 
-// Leaks reports every file under dir that holds one of literals, or what
-// looks like a secret. A run calls it before sealing with the secrets it
-// used (passwords, signing secrets), which only it knows.
+// Leaks reports every file under dir that holds one of literals: the
+// secrets a run used (passwords, signing secrets), which only the run
+// knows. It complements Verify, which looks for the shapes of secrets.
 func Leaks(dir string, literals ...string) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -199,7 +193,11 @@ func Leaks(dir string, literals ...string) ([]string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		out = append(out, leaksIn(filepath.ToSlash(rel), b, literals)...)
+		for i, l := range literals {
+			if at := bytes.Index(b, []byte(l)); l != "" && at >= 0 {
+				out = append(out, fmt.Sprintf("%s holds secret %d of the run at byte %d", filepath.ToSlash(rel), i+1, at))
+			}
+		}
 		return nil
 	})
 	return out, err

@@ -48,15 +48,7 @@ var _ = Describe("08 api features", Label("api"), func() {
 		r, err := s.API.Expect(200, "GET", "/api/v1/status/providers?verbose=1", nil)
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("status-providers", r)
-		var status struct {
-			AppMode  string          `json:"app_mode"`
-			Features map[string]bool `json:"features"`
-			Health   map[string]struct {
-				Provider  string `json:"provider"`
-				Reachable bool   `json:"reachable"`
-				Error     string `json:"error"`
-			} `json:"health"`
-		}
+		var status h.Status
 		Expect(json.Unmarshal(r.Body, &status)).To(Succeed(), "%s", r)
 		Expect(status.AppMode).To(Equal(s.Target.Mode), "the mode the product says it runs in")
 		for _, role := range []string{"email", "sms", "storage", "pdf", "llm"} {

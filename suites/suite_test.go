@@ -30,6 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/suites/harness"
 )
 
@@ -105,7 +106,7 @@ var _ = ReportAfterEach(func(s SpecReport) {
 	if r := []rune(failure); len(r) > 300 {
 		failure = string(r[:300]) + "…"
 	}
-	env.Target.Report(harness.Progress{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: outcomeOf(s.State),
+	env.Target.Report(progress.Line{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: outcomeOf(s.State),
 		Seconds: s.RunTime.Seconds(), Failure: failure})
 })
 
@@ -182,7 +183,7 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(leaks).To(BeEmpty(), "the pack holds the run's secrets")
 	fmt.Fprintf(summary, "evidence pack: %s (%d files, verified)\n", pack.Dir, report.Files)
-	Expect(first.Report(harness.Progress{Pack: pack.Dir})).To(Succeed())
+	Expect(first.Report(progress.Line{Pack: pack.Dir})).To(Succeed())
 	if ephemeral {
 		fmt.Fprintf(summary, "signed with a key made for this run (set EVIDENCE_SIGNING_KEY to sign with yours); its public key is %s\n",
 			filepath.Join(pack.Dir, evidence.PublicKeyFile))

@@ -7,10 +7,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/real-estate-os/reos/system/app"
-	"github.com/real-estate-os/reos/system/config"
 )
 
 // upContract is `reos up --contract`: the product in production mode with
@@ -46,45 +44,24 @@ func upContract(ctx context.Context, base *app.Main, stdout io.Writer) error {
 	}
 }
 
-// startContract starts the doubles and a production stack on them. The
-// stack trusts X-Forwarded-For from loopback, so that each of the suite's
-// specs signs in from an address of its own.
+// startContract starts the doubles and a production stack on them, on a
+// database of its own. The stack trusts X-Forwarded-For from loopback, so
+// that each of the suite's specs signs in from an address of its own.
 func startContract(ctx context.Context, base *app.Main) (*app.Main, *app.Doubles, error) {
-	dir := filepath.Join(base.Config.DataDir, "contract")
-	doubles, err := app.StartDoubles(filepath.Join(dir, "doubles"), time.Now)
+	u, err := url.Parse(base.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) (*app.Main, *app.Doubles, error) { doubles.Close(); return nil, nil, err }
-	u, err := url.Parse(base.DatabaseURL)
-	if err != nil {
-		return fail(err)
-	}
 	u.Path += "_contract"
 	if err := app.EnsureDatabase(ctx, u.String()); err != nil {
-		return fail(fmt.Errorf("the contract stack needs a database of its own, %s (create it, or let the role create databases): %w", strings.TrimPrefix(u.Path, "/"), err))
+		return nil, nil, fmt.Errorf("the contract stack needs a database of its own, %s (create it, or let the role create databases): %w", strings.TrimPrefix(u.Path, "/"), err)
 	}
+	dir := filepath.Join(base.Config.DataDir, "contract")
 	vars := map[string]string{"DATABASE_URL": u.String(), "REDIS_URL": base.Config.RedisURL, "AMQP_URL": base.Config.AMQPURL,
 		"QUEUE_PREFIX": base.Config.QueuePrefix + "-contract", "REOS_DATA_DIR": dir, "REOS_ADDR": base.Config.Addr,
 		"REOS_PUBLIC_URL": base.Config.PublicURL, "EMAIL_FROM": base.Config.EmailFrom, "TRUSTED_PROXIES": "127.0.0.1/32,::1/128"}
 	if base.Config.PublicURL == "http://"+base.Config.Addr {
 		delete(vars, "REOS_PUBLIC_URL") // follows the address
 	}
-	for k, v := range doubles.Env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(config.Lookup(vars, func(string) (string, bool) { return "", false }))
-	if err != nil {
-		return fail(err)
-	}
-	m := &app.Main{Config: cfg, Logger: base.Logger}
-	if err := m.Run(ctx); err != nil {
-		m.Close()
-		return fail(err)
-	}
-	if err := doubles.Attach(m.URL()); err != nil {
-		m.Close()
-		return fail(err)
-	}
-	return m, doubles, nil
+	return app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), base.Logger)
 }

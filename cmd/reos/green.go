@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/internal/repo"
 )
 
@@ -32,16 +31,6 @@ import (
 // greenModes are the modes green runs, in order.
 var greenModes = []string{"mock", "production"}
 
-// progress is one line of a run's REOS_PROGRESS file (harness.Progress).
-type progress struct {
-	Flow    string  `json:"flow"`
-	Spec    string  `json:"spec"`
-	Outcome string  `json:"outcome"`
-	Seconds float64 `json:"seconds"`
-	Failure string  `json:"failure"`
-	Pack    string  `json:"pack"`
-}
-
 // flowResult is one flow of one mode.
 type flowResult struct {
 	Name     string
@@ -50,6 +39,15 @@ type flowResult struct {
 	Specs    int // specs that ended
 	Want     int // specs the dry run said would run
 	Failures []string
+}
+
+// outcome is the flow's, counting a planned spec that never ended as a
+// failure.
+func (f *flowResult) outcome() string {
+	if f.Specs < f.Want {
+		return "failed"
+	}
+	return f.Outcome
 }
 
 // modeResult is one mode's run.
@@ -77,7 +75,7 @@ func (r *modeResult) flow(name string) *flowResult {
 }
 
 // add takes one spec's end; it reports whether that ended the flow.
-func (r *modeResult) add(p progress) (*flowResult, bool) {
+func (r *modeResult) add(p progress.Line) (*flowResult, bool) {
 	f := r.flow(p.Flow)
 	f.Specs++
 	f.Seconds += p.Seconds
@@ -99,7 +97,7 @@ func (r *modeResult) ok() bool {
 		return false
 	}
 	for _, f := range r.Flows {
-		if f.Outcome == "failed" || f.Specs < f.Want {
+		if f.outcome() == "failed" {
 			return false
 		}
 	}
@@ -175,13 +173,18 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s\n", built.Seconds(), isolation)
+	want, err := planned(ctx, o) // the same specs in every mode
+	if err != nil {
+		fmt.Fprintf(stderr, "reos green: %v\n", err)
+		return 1
+	}
 
 	var results []*modeResult
 	for _, mode := range o.modes {
 		if ctx.Err() != nil {
 			break
 		}
-		results = append(results, runMode(ctx, o, mode))
+		results = append(results, runMode(ctx, o, mode, want))
 	}
 	printSummary(stdout, o, results, built, time.Since(start), isolation)
 	for _, r := range results {
@@ -226,9 +229,10 @@ func canIsolate(ctx context.Context) error {
 	return nil
 }
 
-// planned asks the suite, without running it, which specs of which flows
-// a run will have (ginkgo's dry run).
-func planned(ctx context.Context, o greenOptions, mode string) (map[string]int, error) {
+// planned asks the suite, without running it, how many specs of each flow
+// a run will have (ginkgo's dry run). Specs never ask the mode, so one plan
+// serves every mode.
+func planned(ctx context.Context, o greenOptions) (map[string]int, error) {
 	dir, err := os.MkdirTemp("", "reos-green-plan-")
 	if err != nil {
 		return nil, err
@@ -238,7 +242,6 @@ func planned(ctx context.Context, o greenOptions, mode string) (map[string]int, 
 	args := append(ginkgoFilters(o, "--ginkgo."), "--ginkgo.dry-run", "--ginkgo.json-report="+report)
 	cmd := exec.CommandContext(ctx, filepath.Join(o.bin, "suites.test"), args...)
 	cmd.Dir = filepath.Join(o.root, "suites")
-	cmd.Env = append(os.Environ(), "REOS_SUITE_MODE="+mode)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("the suite's dry run: %v\n%s", err, out)
 	}
@@ -277,8 +280,9 @@ func ginkgoFilters(o greenOptions, prefix string) []string {
 	return args
 }
 
-// runMode runs the suite in one mode, printing a line as each flow ends.
-func runMode(ctx context.Context, o greenOptions, mode string) *modeResult {
+// runMode runs the suite in one mode, printing a line as each flow ends
+// (want: the specs of each flow the run will have).
+func runMode(ctx context.Context, o greenOptions, mode string, want map[string]int) *modeResult {
 	start := time.Now()
 	dir := filepath.Join(o.root, ".reos", "green")
 	r := &modeResult{Mode: mode, Log: filepath.Join(dir, mode+".log")}
@@ -286,10 +290,6 @@ func runMode(ctx context.Context, o greenOptions, mode string) *modeResult {
 	problem := func(format string, args ...any) *modeResult {
 		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
 		return r
-	}
-	want, err := planned(ctx, o, mode)
-	if err != nil {
-		return problem("%v", err)
 	}
 	total := 0
 	for name, n := range want {
@@ -337,25 +337,14 @@ func runMode(ctx context.Context, o greenOptions, mode string) *modeResult {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
-	var offset int64
+	follow, err := progress.Open(progressFile)
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer follow.Close()
 	read := func() {
-		b, err := os.ReadFile(progressFile)
-		if err != nil || int64(len(b)) <= offset {
-			return
-		}
-		chunk := b[offset:]
-		end := bytes.LastIndexByte(chunk, '\n')
-		if end < 0 {
-			return // a line still being written
-		}
-		offset += int64(end + 1)
-		sc := bufio.NewScanner(bytes.NewReader(chunk[:end+1]))
-		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-		for sc.Scan() {
-			var p progress
-			if json.Unmarshal(sc.Bytes(), &p) != nil {
-				continue
-			}
+		lines, _ := follow.Next()
+		for _, p := range lines {
 			if p.Pack != "" {
 				r.Pack = p.Pack
 				continue
@@ -432,10 +421,7 @@ func greenEnv(environ []string, mode, progressFile, egressFile string) []string 
 }
 
 func printFlow(w io.Writer, mode string, f *flowResult) {
-	outcome := strings.ToUpper(f.Outcome)
-	if f.Specs < f.Want {
-		outcome = "FAILED"
-	}
+	outcome := strings.ToUpper(f.outcome())
 	note := fmt.Sprintf("%d of %d specs", f.Specs, f.Want)
 	if f.Specs == 1 && f.Want == 1 {
 		note = "1 spec"
@@ -452,7 +438,7 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 	passed, failed, specs := 0, 0, 0
 	for _, r := range results {
 		for _, f := range r.Flows {
-			outcome := f.Outcome
+			outcome := f.outcome()
 			if f.Specs < f.Want {
 				outcome = fmt.Sprintf("failed (%d of %d specs ended)", f.Specs, f.Want)
 			}

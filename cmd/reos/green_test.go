@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
 )
 
@@ -127,15 +128,15 @@ func TestGreenVerdicts(t *testing.T) {
 		r.flow("08 api features").Want = 2
 		return r
 	}
-	end := func(r *modeResult, events ...progress) *modeResult {
+	end := func(r *modeResult, events ...progress.Line) *modeResult {
 		for _, e := range events {
 			r.add(e)
 		}
 		return r
 	}
-	memo := progress{Flow: "03 memo generation", Spec: "renders", Outcome: "passed", Seconds: 2}
-	etag := progress{Flow: "08 api features", Spec: "etag", Outcome: "passed", Seconds: 1}
-	dlq := progress{Flow: "08 api features", Spec: "dlq", Outcome: "passed", Seconds: 3}
+	memo := progress.Line{Flow: "03 memo generation", Spec: "renders", Outcome: "passed", Seconds: 2}
+	etag := progress.Line{Flow: "08 api features", Spec: "etag", Outcome: "passed", Seconds: 1}
+	dlq := progress.Line{Flow: "08 api features", Spec: "dlq", Outcome: "passed", Seconds: 3}
 	tests := []struct {
 		name  string
 		r     *modeResult
@@ -143,7 +144,7 @@ func TestGreenVerdicts(t *testing.T) {
 		says  string // a regular expression
 	}{
 		{"all passed", end(good(), memo, etag, dlq), true, `GREEN: 2 flows passed in mock mode \(3 specs\)`},
-		{"a spec failed", end(good(), memo, etag, progress{Flow: dlq.Flow, Spec: "dlq", Outcome: "failed", Failure: "no dead letter"}), false, `08 api features +failed`},
+		{"a spec failed", end(good(), memo, etag, progress.Line{Flow: dlq.Flow, Spec: "dlq", Outcome: "failed", Failure: "no dead letter"}), false, `08 api features +failed`},
 		{"a spec never ended", end(good(), memo, etag), false, `failed \(1 of 2 specs ended\)`},
 		{"an attempt to leave", func() *modeResult {
 			r := end(good(), memo, etag, dlq)
@@ -156,7 +157,7 @@ func TestGreenVerdicts(t *testing.T) {
 			r.Verify = &evidence.Report{Files: 3, Changed: []string{"junit.xml"}}
 			return r
 		}(), false, "DOES NOT VERIFY"},
-		{"a skipped spec", end(good(), memo, etag, progress{Flow: dlq.Flow, Spec: "dlq", Outcome: "skipped"}), true, `08 api features +passed`},
+		{"a skipped spec", end(good(), memo, etag, progress.Line{Flow: dlq.Flow, Spec: "dlq", Outcome: "skipped"}), true, `08 api features +passed`},
 	}
 	for _, tt := range tests {
 		if got := tt.r.ok(); got != tt.green {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/internal/containers"
+	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
@@ -89,6 +91,18 @@ func Start(ctx context.Context, c *Config) (t *Target, stop func() error, err er
 	return t, stop, nil
 }
 
+// Status is GET /api/v1/status/providers?verbose=1 as the API answers it.
+type Status struct {
+	AppMode  string          `json:"app_mode"`
+	Features map[string]bool `json:"features"`
+	Health   map[string]struct {
+		Provider  string `json:"provider"`
+		Endpoint  string `json:"endpoint"`
+		Reachable bool   `json:"reachable"`
+		Error     string `json:"error"`
+	} `json:"health"`
+}
+
 // discover asks the stack its mode and providers, and where the mock-mode
 // stand-ins listen when they were not given.
 func (t *Target) discover(ctx context.Context) error {
@@ -98,13 +112,7 @@ func (t *Target) discover(ctx context.Context) error {
 		return fmt.Errorf("the target %s does not answer: %w", t.URL, err)
 	}
 	defer res.Body.Close()
-	var status struct {
-		AppMode string `json:"app_mode"`
-		Health  map[string]struct {
-			Provider string `json:"provider"`
-			Endpoint string `json:"endpoint"`
-		} `json:"health"`
-	}
+	var status Status
 	if err := json.NewDecoder(res.Body).Decode(&status); err != nil || res.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s/api/v1/status/providers: %d %v", t.URL, res.StatusCode, err)
 	}
@@ -184,43 +192,39 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 			vars[k] = v
 		}
 	}
-	var doubles *app.Doubles
-	if t.Mode == "production" {
-		if doubles, err = app.StartDoubles(filepath.Join(dir, "doubles"), time.Now); err != nil {
-			return fail(err)
-		}
-		undo = append(undo, func() error { doubles.Close(); return nil })
-		for k, v := range doubles.Env {
-			vars[k] = v
-		}
-		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
-		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]
-	}
-	cfg, err := config.Load(config.Lookup(vars, func(string) (string, bool) { return "", false }))
-	if err != nil {
-		return fail(err)
-	}
 	t.ProductLog = filepath.Join(dir, "reos.log")
 	logFile, err := os.Create(t.ProductLog)
 	if err != nil {
 		return fail(err)
 	}
 	undo = append(undo, logFile.Close)
-	m := &app.Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logFile, nil))}
-	if err := m.Run(ctx); err != nil {
-		m.Close()
-		return fail(fmt.Errorf("start the product: %w", err))
+	logger := slog.New(slog.NewTextHandler(logFile, nil))
+	var m *app.Main
+	if t.Mode == "production" {
+		var doubles *app.Doubles
+		if m, doubles, err = app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), logger); err != nil {
+			return fail(fmt.Errorf("start the product against the contract doubles: %w", err))
+		}
+		undo = append(undo, func() error { doubles.Close(); return nil })
+		maps.Copy(vars, doubles.Env)
+		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
+		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]
+	} else {
+		cfg, err := config.Load(config.Lookup(vars, func(string) (string, bool) { return "", false }))
+		if err != nil {
+			return fail(err)
+		}
+		m = &app.Main{Config: cfg, Logger: logger}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return fail(fmt.Errorf("start the product: %w", err))
+		}
 	}
 	undo = append(undo, func() error { return errors.Join(m.Close(), m.Teardown()) })
 	t.URL, t.InProcess = m.URL(), true
-	t.EgressLog = cfg.EgressLog
+	t.EgressLog = m.Config.EgressLog
 	if t.EgressLog == "" {
-		t.EgressLog = filepath.Join(cfg.DataDir, "egress.jsonl")
-	}
-	if doubles != nil {
-		if err := doubles.Attach(t.URL); err != nil {
-			return fail(err)
-		}
+		t.EgressLog = filepath.Join(m.Config.DataDir, "egress.jsonl")
 	}
 	// The suite's admin is made the way an operator makes one (reos users
 	// create): production seeds no users.
@@ -266,31 +270,10 @@ func (t *Target) Vendors() map[string]string {
 	return map[string]string{"email": "mailpit-smtp", "sms": "mock-twilio", "storage": "s3-local"}
 }
 
-// Progress is one line of the progress file (REOS_PROGRESS): a spec that
-// ended, or the pack once it is sealed.
-type Progress struct {
-	Flow    string  `json:"flow,omitempty"`
-	Spec    string  `json:"spec,omitempty"`
-	Outcome string  `json:"outcome,omitempty"`
-	Seconds float64 `json:"seconds,omitempty"`
-	Failure string  `json:"failure,omitempty"`
-	Pack    string  `json:"pack,omitempty"`
-}
-
-// Report appends e to the progress file, when there is one, in a single
-// write (every Ginkgo process appends to the same file).
-func (t *Target) Report(e Progress) error {
+// Report appends l to the progress file (REOS_PROGRESS), when there is one.
+func (t *Target) Report(l progress.Line) error {
 	if t.Progress == "" {
 		return nil
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(t.Progress, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	return errors.Join(err, f.Close())
+	return progress.Append(t.Progress, l)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -20,6 +23,7 @@ import (
 	mockopenai "github.com/real-estate-os/reos/mocks/openai"
 	mocks3 "github.com/real-estate-os/reos/mocks/s3"
 	mocksendgrid "github.com/real-estate-os/reos/mocks/sendgrid"
+	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/mocktwilio"
 )
 
@@ -146,4 +150,32 @@ func (d *Doubles) Close() {
 		d.closers[i]()
 	}
 	d.closers = nil
+}
+
+// RunAgainstDoubles starts the doubles (their files under dir) and runs the
+// product in production mode on vars with the doubles' configuration on
+// top, the doubles attached to it: a contract run. On success the caller
+// closes the product, then the doubles.
+func RunAgainstDoubles(ctx context.Context, vars map[string]string, dir string, logger *slog.Logger) (*Main, *Doubles, error) {
+	d, err := StartDoubles(dir, time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	all := maps.Clone(vars)
+	maps.Copy(all, d.Env)
+	cfg, err := config.Load(config.Lookup(all, func(string) (string, bool) { return "", false }))
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	m := &Main{Config: cfg, Logger: logger}
+	if err := m.Run(ctx); err == nil {
+		err = d.Attach(m.URL())
+	}
+	if err != nil {
+		m.Close()
+		d.Close()
+		return nil, nil, err
+	}
+	return m, d, nil
 }
