@@ -499,7 +499,7 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 		}
 		fmt.Fprintf(w, "GREEN: %d flows passed in %s (%d specs).\n", passed, modes, specs)
 	} else {
-		fmt.Fprintf(w, "NOT GREEN: %d flows failed, %d passed; see the lines above.\n", failed, passed)
+		fmt.Fprintf(w, "NOT GREEN: %d flows failed, %d passed, %d attempts to leave the machine; see the lines above.\n", failed, passed, attempts)
 	}
 }
 
