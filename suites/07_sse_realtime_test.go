@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,12 +13,6 @@ import (
 	"github.com/real-estate-os/reos/evidence"
 	h "github.com/real-estate-os/reos/suites/harness"
 )
-
-// about reports whether an event concerns property id.
-func about(e h.Event, id int64) bool {
-	return strings.Contains(e.Data, fmt.Sprintf(`"property/%d"`, id)) || strings.Contains(e.Data, fmt.Sprintf(`"property_id":%d,`, id)) ||
-		strings.Contains(e.Data, fmt.Sprintf(`"property_id":%d}`, id))
-}
 
 var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 	It("shows a change made in tab A in tab B within 2 s, measured over several changes", func() {
@@ -62,50 +55,71 @@ var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 		for i := range 4 {
 			props = append(props, s.CreateProperty(i+1, h.NewProperty{}))
 		}
-		patch := func(p *h.Property, note string) {
+		// A change is known by its property and the version the PATCH
+		// answered; its event names both, so the spec waits for the event of
+		// its own change, never the first that mentions the property (a
+		// property.created relayed late would do).
+		type change struct {
+			Subject string
+			Version int64
+		}
+		patch := func(p *h.Property, note string) change {
 			GinkgoHelper()
-			_, err := s.API.Expect(200, "PATCH", fmt.Sprintf("/api/v1/properties/%d", p.ID), map[string]string{"notes": note})
+			r, err := s.API.Expect(200, "PATCH", fmt.Sprintf("/api/v1/properties/%d", p.ID), map[string]string{"notes": note})
 			Expect(err).NotTo(HaveOccurred())
+			var got struct {
+				Version int64 `json:"version"`
+			}
+			Expect(r.JSON(&got)).To(Succeed())
+			Expect(got.Version).To(BeNumerically(">", 0), "the PATCH answered no version: %s", r)
+			return change{fmt.Sprintf("property/%d", p.ID), got.Version}
+		}
+		// changes are the property.updated events among events, as changes.
+		changes := func(events []h.Event) (out []change) {
+			for _, e := range events {
+				if e.Type != "property.updated" {
+					continue
+				}
+				var ev struct {
+					Subject string `json:"subject"`
+					Data    struct {
+						Version int64 `json:"version"`
+					} `json:"data"`
+				}
+				if json.Unmarshal([]byte(e.Data), &ev) == nil && slices.ContainsFunc(props, func(p *h.Property) bool {
+					return ev.Subject == fmt.Sprintf("property/%d", p.ID)
+				}) {
+					out = append(out, change{ev.Subject, ev.Data.Version})
+				}
+			}
+			return out
 		}
 		stream, err := s.API.OpenStream("")
 		Expect(err).NotTo(HaveOccurred())
-		patch(props[0], "before the cut")
+		before := patch(props[0], "before the cut")
 		var last h.Event
 		Eventually(func() bool {
 			for _, e := range stream.Events() {
-				if about(e, props[0].ID) && e.ID != "" {
+				if c := changes([]h.Event{e}); len(c) == 1 && c[0] == before && e.ID != "" {
 					last = e
 					return true
 				}
 			}
 			return false
-		}).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).Should(BeTrue(), "the change before the cut never arrived")
+		}).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).Should(BeTrue(), "the event of the change before the cut (%s at version %d) never arrived", before.Subject, before.Version)
 		stream.Cut()
 		first := stream.Transcript()
 
 		By("three changes while the stream is down, then a reconnect with Last-Event-ID")
+		var missed []change
 		for i, p := range props[1:] {
-			patch(p, fmt.Sprintf("while cut %d", i+1))
+			missed = append(missed, patch(p, fmt.Sprintf("while cut %d", i+1)))
 		}
 		resumed, err := s.API.OpenStream(last.ID)
 		Expect(err).NotTo(HaveOccurred())
 		defer resumed.Cut()
-		var got []int64
-		Eventually(func() []int64 {
-			got = nil
-			for _, e := range resumed.Events() {
-				if e.Type != "property.updated" {
-					continue // the changes are updates; a late property.created may follow them
-				}
-				for _, p := range props {
-					if about(e, p.ID) {
-						got = append(got, p.ID)
-					}
-				}
-			}
-			return got
-		}).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).Should(Equal([]int64{props[1].ID, props[2].ID, props[3].ID}),
-			"after Last-Event-ID %s the stream must replay exactly the three missed changes, in order", last.ID)
+		Eventually(func() []change { return changes(resumed.Events()) }).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).
+			Should(Equal(missed), "after Last-Event-ID %s the stream must replay exactly the three missed changes, in order, and nothing it sent before", last.ID)
 		for _, e := range resumed.Events() {
 			Expect(e.Type).NotTo(Equal("reset"), "the stream asked for a reload instead of replaying")
 		}

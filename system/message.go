@@ -122,6 +122,10 @@ type DNCService interface {
 	// IsDNC reports whether value (an E.164 number or an email address) is
 	// on the list.
 	IsDNC(ctx context.Context, kind DNCKind, value string) (bool, error)
+	// CheckContact applies the do-not-contact rule (Contactable) to a
+	// message about propertyID to the recipient to on channel, in one read.
+	// Returns ENOTFOUND if the property does not exist.
+	CheckContact(ctx context.Context, propertyID int64, channel Channel, to string) (Contactable, error)
 	// AddDNC adds an entry; adding one that exists changes nothing.
 	AddDNC(ctx context.Context, e DNCEntry, source string) error
 	// RemoveDNC removes the entry only if source put it there.

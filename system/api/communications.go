@@ -75,16 +75,6 @@ func (s *Server) refuse(r *http.Request, m *system.Message, value string) error 
 	return system.Errorf(system.EDNC, "%s is on the do-not-contact list; nothing was sent (recorded as message %s)", value, m.ID)
 }
 
-// dncSubject names what the do-not-contact list holds: the recipient, or
-// the property's owner (on the list by another phone or address: an owner
-// who replied STOP to a text may not be emailed either).
-func dncSubject(p *system.Property, to string, recipientListed bool) string {
-	if recipientListed {
-		return to
-	}
-	return fmt.Sprintf("the owner of property %d", p.ID)
-}
-
 func (s *Server) handleEmailThread(w http.ResponseWriter, r *http.Request) error {
 	var req emailThreadRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -115,10 +105,10 @@ func (s *Server) handleEmailThread(w http.ResponseWriter, r *http.Request) error
 	}
 	m := &system.Message{PropertyID: p.ID, Channel: system.ChannelEmail, To: strings.ToLower(req.ToAddress), From: s.cfg.EmailFrom,
 		Subject: req.Subject, Body: req.Body, Links: linkPattern.FindAllString(req.Body, 20)}
-	if dnc, err := s.dnc.IsDNC(r.Context(), system.DNCEmail, m.To); err != nil {
+	if c, err := s.dnc.CheckContact(r.Context(), p.ID, m.Channel, m.To); err != nil {
 		return err
-	} else if dnc || p.OwnerDNC {
-		return s.refuse(r, m, dncSubject(p, m.To, dnc))
+	} else if c.Blocked() {
+		return s.refuse(r, m, c.Whom(p.ID, m.To))
 	}
 	if err := s.messages.QueueMessage(r.Context(), m); err != nil {
 		return err
@@ -164,10 +154,10 @@ func (s *Server) handleSMS(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m := &system.Message{PropertyID: p.ID, Channel: system.ChannelSMS, To: req.To, From: s.smsFrom, Body: req.Body}
-	if dnc, err := s.dnc.IsDNC(r.Context(), system.DNCPhone, m.To); err != nil {
+	if c, err := s.dnc.CheckContact(r.Context(), p.ID, m.Channel, m.To); err != nil {
 		return err
-	} else if dnc || p.OwnerDNC {
-		return s.refuse(r, m, dncSubject(p, m.To, dnc))
+	} else if c.Blocked() {
+		return s.refuse(r, m, c.Whom(p.ID, m.To))
 	}
 	if err := s.messages.QueueMessage(r.Context(), m); err != nil {
 		return err

@@ -33,8 +33,22 @@ func (s *Server) handleGenerateMemo(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) error {
+// findJob returns the job the URL names, when the signed-in user may see
+// it: their own, or any to an admin. Another user's job does not exist for
+// them (ENOTFOUND), as in the memo viewer and the event stream.
+func (s *Server) findJob(r *http.Request) (*system.Job, error) {
 	j, err := s.jobs.FindJobByID(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return nil, err
+	}
+	if c := ClaimsFrom(r.Context()); c.Role != system.RoleAdmin && j.UserID != c.UserID() {
+		return nil, system.Errorf(system.ENOTFOUND, "job %s does not exist", j.ID)
+	}
+	return j, nil
+}
+
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.findJob(r)
 	if err != nil {
 		return err
 	}

@@ -478,12 +478,9 @@ type memoView struct {
 // memoJob returns the finished memo job the request names, if the caller
 // may see it (its owner, or an admin).
 func (s *Server) memoJob(r *http.Request) (*system.Job, error) {
-	j, err := s.jobs.FindJobByID(r.Context(), chi.URLParam(r, "id"))
+	j, err := s.findJob(r)
 	if err != nil {
 		return nil, err
-	}
-	if c := ClaimsFrom(r.Context()); c.Role != system.RoleAdmin && j.UserID != c.UserID() {
-		return nil, system.Errorf(system.ENOTFOUND, "job %s does not exist", j.ID)
 	}
 	if j.Status != system.JobDone {
 		return nil, system.Errorf(system.ENOTFOUND, "the memo of job %s is not ready (%s)", j.ID, j.Status)

@@ -87,6 +87,23 @@ func TestMemoTwiceGivesTwoJobsAndOneHash(t *testing.T) {
 		wantProblem(t, fmt.Sprint(tt.body), s.do("POST", "/api/v1/jobs/memo/generate", token, tt.body), tt.status, tt.code)
 	}
 	wantProblem(t, "unknown job", s.do("GET", "/api/v1/jobs/5b1c3f54-0000-4000-8000-000000000000", token, nil), 404, system.ENOTFOUND)
+
+	// Another agent is not shown the job, nor its memo's presigned URL; an
+	// admin is.
+	if _, _, err := s.main.CreateUser(context.Background(), "agent2@example.com", system.RoleAgent, "k9-Vortex-Lantern-58-Quill"); err != nil {
+		t.Fatal(err)
+	}
+	other := s.login("agent2@example.com", "k9-Vortex-Lantern-58-Quill")
+	r = s.do("GET", "/api/v1/jobs/"+first.ID, other, nil)
+	wantProblem(t, "another agent's job", r, 404, system.ENOTFOUND)
+	if strings.Contains(string(r.body), "X-Amz-Signature") {
+		t.Errorf("another agent was given the memo's presigned URL: %s", r.body)
+	}
+	var seen job
+	r = s.do("GET", "/api/v1/jobs/"+first.ID, s.login("admin@example.com", fixtures.DemoPassword), nil)
+	if r.json(t, &seen); r.status != 200 || seen.MemoURL == "" {
+		t.Errorf("an admin asking for an agent's job: %d %s", r.status, r.body)
+	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
@@ -287,6 +304,35 @@ func TestDNCAddedBetweenQueueAndSend(t *testing.T) {
 	}
 	if got := s.mockMessages(to); len(got) != 0 {
 		t.Errorf("mock Twilio received %d messages after the opt-out", len(got))
+	}
+}
+
+// One do-not-contact rule decides at request time and at send time: an
+// email queued before the owner texted STOP is not sent, as a new one would
+// be refused.
+func TestOwnerOptOutStopsAQueuedEmail(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "REOS_WORKERS", "false")
+	token := s.login("agent@example.com", fixtures.DemoPassword)
+	r := s.do("POST", "/api/v1/communications/email-thread", token, map[string]any{"property_id": 12, "to_address": "owner12@example.com",
+		"subject": "Your property", "body": "An offer"})
+	var out struct {
+		Message system.Message `json:"message"`
+	}
+	if r.json(t, &out); r.status != 201 {
+		t.Fatalf("email-thread = %d %s", r.status, r.body)
+	}
+	s.inbound("+13175550111", "STOP") // property 12's owner, by text, while the email waits
+	wantProblem(t, "a new email after the owner's STOP", s.do("POST", "/api/v1/communications/email-thread", token,
+		map[string]any{"property_id": 12, "to_address": "owner12@example.com", "subject": "x", "body": "y"}), 422, system.EDNC)
+	s.main.StartWorkers()
+	m := s.waitMessage(token, 12, out.Message.ID, system.MessageRefused)
+	if !strings.Contains(m.Error, "the owner of property 12") {
+		t.Errorf("the queued email was refused for %q, want the owner's opt-out named", m.Error)
+	}
+	c := &mailpit.Client{BaseURL: s.main.Providers.MailpitURL}
+	if found, err := c.Search(context.Background(), "to:owner12@example.com"); err != nil || len(found) != 0 {
+		t.Errorf("Mailpit holds %d emails to the owner who opted out (%v)", len(found), err)
 	}
 }
 

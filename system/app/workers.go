@@ -184,7 +184,7 @@ func (w *workers) renderMemo(ctx context.Context, job *system.Job) error {
 // left "sending" without a vendor id). It settles the cases where not to
 // send: already handled, or a contact that went on the do-not-contact list
 // after the message was queued.
-func (w *workers) claim(ctx context.Context, msg *rabbitmq.Message, kind system.DNCKind) (m *system.Message, send, resumed bool, err error) {
+func (w *workers) claim(ctx context.Context, msg *rabbitmq.Message) (m *system.Message, send, resumed bool, err error) {
 	p, err := decode[postgres.SendPayload](msg)
 	if err != nil {
 		return nil, false, false, err
@@ -200,13 +200,16 @@ func (w *workers) claim(ctx context.Context, msg *rabbitmq.Message, kind system.
 	if !claimed && !resumed {
 		return m, false, false, nil
 	}
-	dnc, err := w.dnc.IsDNC(ctx, kind, m.To)
+	// The rule the request was judged by, again: the list may have grown
+	// since (the owner texted STOP after an email was queued).
+	c, err := w.dnc.CheckContact(ctx, m.PropertyID, m.Channel, m.To)
 	if err != nil {
 		return nil, false, false, err
 	}
-	if dnc {
-		w.m.Logger.Info("send stopped: the contact went on the do-not-contact list after queueing", "message_id", m.ID)
-		return m, false, false, w.messages.SetMessageStatus(ctx, m.ID, system.MessageRefused, "", "do-not-contact (checked before sending)")
+	if c.Blocked() {
+		w.m.Logger.Info("send stopped: the do-not-contact list changed after queueing", "message_id", m.ID)
+		return m, false, false, w.messages.SetMessageStatus(ctx, m.ID, system.MessageRefused, "",
+			"do-not-contact (checked before sending): "+c.Whom(m.PropertyID, m.To))
 	}
 	return m, true, resumed, nil
 }
@@ -226,7 +229,7 @@ func (w *workers) failSend(ctx context.Context, m *system.Message, err error) er
 }
 
 func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
-	m, send, resumed, err := w.claim(ctx, msg, system.DNCPhone)
+	m, send, resumed, err := w.claim(ctx, msg)
 	if err != nil || !send {
 		return err
 	}
@@ -258,7 +261,7 @@ func (w *workers) sms(ctx context.Context, msg *rabbitmq.Message) error {
 }
 
 func (w *workers) email(ctx context.Context, msg *rabbitmq.Message) error {
-	m, send, _, err := w.claim(ctx, msg, system.DNCEmail)
+	m, send, _, err := w.claim(ctx, msg)
 	if err != nil || !send {
 		return err
 	}

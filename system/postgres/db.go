@@ -100,6 +100,21 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return err
 }
 
+// querier is what a read needs: the pool, or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// inSnapshot runs fn's reads in one read-only repeatable-read transaction:
+// a read made of several statements sees one state of the database, never
+// a write that committed between two of them (a message whose new thread
+// the first statement did not see).
+func (db *DB) inSnapshot(ctx context.Context, fn func(q querier) error) error {
+	return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error { return fn(tx) })
+}
+
 // wrap turns database errors a client can cause into system errors; the rest
 // stay internal and are never shown to clients.
 func wrap(err error, op string) error {

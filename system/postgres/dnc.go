@@ -31,6 +31,27 @@ func (s *DNCService) IsDNC(ctx context.Context, kind system.DNCKind, value strin
 	return on, wrap(err, "dnc")
 }
 
+// CheckContact applies the do-not-contact rule in one statement.
+func (s *DNCService) CheckContact(ctx context.Context, propertyID int64, channel system.Channel, to string) (system.Contactable, error) {
+	kind := system.DNCPhone
+	if channel == system.ChannelEmail {
+		kind = system.DNCEmail
+	}
+	var c system.Contactable
+	var owner *bool // NULL: no such property
+	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE kind = $2 AND value = $3),
+		(SELECT x.owner_dnc FROM (SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1) x)`,
+		propertyID, kind, normalize(kind, to)).Scan(&c.RecipientListed, &owner)
+	if err != nil {
+		return c, wrap(err, "dnc")
+	}
+	if owner == nil {
+		return c, system.Errorf(system.ENOTFOUND, "property %d does not exist", propertyID)
+	}
+	c.OwnerListed = *owner
+	return c, nil
+}
+
 // AddDNC adds an entry; an existing one is left as it is.
 func (s *DNCService) AddDNC(ctx context.Context, e system.DNCEntry, source string) error {
 	return s.change(ctx, e.Kind, e.Value, `INSERT INTO dnc_entries (kind, value, reason, added_on, source) VALUES ($1, $2, $3, $4, $5)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,9 +39,7 @@ func scanMessage(row pgx.Row) (*system.Message, error) {
 	return &m, nil
 }
 
-func (s *MessageService) findOne(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, where string, args ...any) (*system.Message, error) {
+func (s *MessageService) findOne(ctx context.Context, q querier, where string, args ...any) (*system.Message, error) {
 	m, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m JOIN threads t ON t.id = m.thread_id WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, system.Errorf(system.ENOTFOUND, "no such message")
@@ -129,12 +128,14 @@ func (s *MessageService) event(ctx context.Context, tx pgx.Tx, m *system.Message
 }
 
 // FindMessage returns ENOTFOUND if there is no such message.
-func (s *MessageService) FindMessage(ctx context.Context, id string) (*system.Message, error) {
-	m, err := s.findOne(ctx, s.db.Pool, "m.id::text = $1", id)
-	if err != nil {
-		return nil, err
-	}
-	return m, s.loadEvents(ctx, []*system.Message{m})
+func (s *MessageService) FindMessage(ctx context.Context, id string) (m *system.Message, err error) {
+	err = s.db.inSnapshot(ctx, func(q querier) error {
+		if m, err = s.findOne(ctx, q, "m.id::text = $1", id); err != nil {
+			return err
+		}
+		return loadEvents(ctx, q, []*system.Message{m})
+	})
+	return m, err
 }
 
 // FindMessageByProviderID finds a message by its vendor id.
@@ -153,7 +154,7 @@ func (s *MessageService) FindMessageByToken(ctx context.Context, token string) (
 	return s.findOne(ctx, s.db.Pool, "m.tracking_token = $1", token)
 }
 
-func (s *MessageService) loadEvents(ctx context.Context, msgs []*system.Message) error {
+func loadEvents(ctx context.Context, q querier, msgs []*system.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -163,7 +164,7 @@ func (s *MessageService) loadEvents(ctx context.Context, msgs []*system.Message)
 		ids[i], byID[m.ID] = m.ID, m
 		m.Events = []system.MessageEvent{}
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT message_id::text, type, data, created_at FROM message_events WHERE message_id::text = ANY ($1) ORDER BY id`, ids)
+	rows, err := q.Query(ctx, `SELECT message_id::text, type, data, created_at FROM message_events WHERE message_id::text = ANY ($1) ORDER BY id`, ids)
 	if err != nil {
 		return wrap(err, "message events")
 	}
@@ -181,9 +182,17 @@ func (s *MessageService) loadEvents(ctx context.Context, msgs []*system.Message)
 }
 
 // FindThreads returns the property's threads, oldest first, with their
-// messages and events.
-func (s *MessageService) FindThreads(ctx context.Context, propertyID int64) ([]*system.Thread, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, property_id, channel, counterpart, subject, created_at FROM threads WHERE property_id = $1 ORDER BY id`, propertyID)
+// messages and events, as of one moment: the reads share a snapshot.
+func (s *MessageService) FindThreads(ctx context.Context, propertyID int64) (threads []*system.Thread, err error) {
+	err = s.db.inSnapshot(ctx, func(q querier) error {
+		threads, err = findThreads(ctx, q, propertyID)
+		return err
+	})
+	return threads, err
+}
+
+func findThreads(ctx context.Context, q querier, propertyID int64) ([]*system.Thread, error) {
+	rows, err := q.Query(ctx, `SELECT id, property_id, channel, counterpart, subject, created_at FROM threads WHERE property_id = $1 ORDER BY id`, propertyID)
 	if err != nil {
 		return nil, wrap(err, "threads")
 	}
@@ -197,7 +206,7 @@ func (s *MessageService) FindThreads(ctx context.Context, propertyID int64) ([]*
 	if err != nil {
 		return nil, wrap(err, "threads")
 	}
-	mrows, err := s.db.Pool.Query(ctx, `SELECT `+messageColumns+` FROM messages m JOIN threads t ON t.id = m.thread_id
+	mrows, err := q.Query(ctx, `SELECT `+messageColumns+` FROM messages m JOIN threads t ON t.id = m.thread_id
 		WHERE t.property_id = $1 ORDER BY m.created_at, m.id`, propertyID)
 	if err != nil {
 		return nil, wrap(err, "messages")
@@ -211,9 +220,13 @@ func (s *MessageService) FindThreads(ctx context.Context, propertyID int64) ([]*
 		byThread[t.ID] = t
 	}
 	for _, m := range msgs {
-		byThread[m.ThreadID].Messages = append(byThread[m.ThreadID].Messages, m)
+		t := byThread[m.ThreadID]
+		if t == nil { // only a read outside one snapshot can get here
+			return nil, fmt.Errorf("postgres: message %s of thread %d, which the read of threads did not see", m.ID, m.ThreadID)
+		}
+		t.Messages = append(t.Messages, m)
 	}
-	return threads, s.loadEvents(ctx, msgs)
+	return threads, loadEvents(ctx, q, msgs)
 }
 
 // ClaimMessage moves a queued message to sending.
@@ -327,7 +340,10 @@ func (s *MessageService) AddInbound(ctx context.Context, m *system.Message) erro
 // RecordEvent appends an event to a message.
 func (s *MessageService) RecordEvent(ctx context.Context, id, typ string, data map[string]any) error {
 	return s.db.inTx(ctx, func(tx pgx.Tx) error {
-		m, err := s.findOne(ctx, tx, "m.id::text = $1", id)
+		// Locked, as every write of a message is: one subject's events
+		// commit in the order of their outbox rows, which is the order
+		// the relay publishes them in.
+		m, err := s.findOne(ctx, tx, "m.id::text = $1 FOR UPDATE OF m", id)
 		if err != nil {
 			return err
 		}

@@ -53,15 +53,28 @@ func (db *DB) recordEvent(ctx context.Context, tx pgx.Tx, typ, subject string, d
 // PublishFunc publishes one outbox row.
 type PublishFunc func(ctx context.Context, exchange, routingKey, messageID string, payload []byte) error
 
+// relayLock is the advisory lock the relays of a deployment's instances
+// take in turn.
+const relayLock = 7_265_120_018
+
 // RelayOutbox publishes up to batch unpublished rows, oldest first, and
-// marks those the broker confirmed. Rows locked by another instance are
-// skipped. It stops at the first failure; the rest wait for the next call.
-// Its own commit does not wake the relay (inTx would: the relay would spin).
+// marks those the broker confirmed. It stops at the first failure; the rest
+// wait for the next call. Its own commit does not wake the relay (inTx
+// would: the relay would spin).
+//
+// One relay publishes at a time, across instances: two relays splitting
+// the rows between them (SKIP LOCKED) published a subject's later change
+// before its earlier one. A subject's changes lock its row before they
+// write their outbox row, so id order is their commit order, and one relay
+// at a time keeps it.
 func (db *DB) RelayOutbox(ctx context.Context, batch int, publish PublishFunc) (int, error) {
 	sent := 0
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, relayLock); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id, exchange, routing_key, message_id, payload FROM outbox
-			WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)
+			WHERE published_at IS NULL ORDER BY id LIMIT $1`, batch)
 		if err != nil {
 			return err
 		}

@@ -65,24 +65,27 @@ func likePattern(q string) string {
 
 // FindProperties returns the properties matching f, ordered by id, and how
 // many match in all.
-func (s *PropertyService) FindProperties(ctx context.Context, f system.PropertyFilter) ([]*system.Property, int, error) {
+func (s *PropertyService) FindProperties(ctx context.Context, f system.PropertyFilter) (items []*system.Property, total int, err error) {
 	args := []any{string(f.Stage), f.Tag, likePattern(f.Query)}
-	var total int
-	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM properties p WHERE `+filterWhere, args...).Scan(&total); err != nil {
-		return nil, 0, wrap(err, "count properties")
-	}
 	limit := any(nil) // LIMIT NULL is no limit
 	if f.Limit > 0 {
 		limit = f.Limit
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties p WHERE `+filterWhere+
-		` ORDER BY p.id LIMIT $4 OFFSET $5`, append(args, limit, f.Offset)...)
+	// The count and the page are read in one snapshot, so they agree.
+	err = s.db.inSnapshot(ctx, func(q querier) error {
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM properties p WHERE `+filterWhere, args...).Scan(&total); err != nil {
+			return wrap(err, "count properties")
+		}
+		rows, err := q.Query(ctx, `SELECT `+propertyColumns+` FROM properties p WHERE `+filterWhere+
+			` ORDER BY p.id LIMIT $4 OFFSET $5`, append(args, limit, f.Offset)...)
+		if err != nil {
+			return wrap(err, "find properties")
+		}
+		items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*system.Property, error) { return scanProperty(r) })
+		return wrap(err, "find properties")
+	})
 	if err != nil {
-		return nil, 0, wrap(err, "find properties")
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*system.Property, error) { return scanProperty(r) })
-	if err != nil {
-		return nil, 0, wrap(err, "find properties")
+		return nil, 0, err
 	}
 	return items, total, nil
 }
@@ -92,9 +95,7 @@ func (s *PropertyService) FindPropertyByID(ctx context.Context, id int64) (*syst
 	return findProperty(ctx, s.db.Pool, id, "")
 }
 
-func findProperty(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, id int64, suffix string) (*system.Property, error) {
+func findProperty(ctx context.Context, q querier, id int64, suffix string) (*system.Property, error) {
 	p, err := scanProperty(q.QueryRow(ctx, `SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1`+suffix, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, system.Errorf(system.ENOTFOUND, "property %d does not exist", id)
