@@ -2,7 +2,7 @@
 # Every target prepares the machine first (scripts/setup, idempotent).
 GO ?= go
 
-.PHONY: green test race up bench fuzz setup
+.PHONY: green test race up bench fuzz mutants setup
 
 green: setup ## run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify the evidence
 	$(GO) run ./cmd/reos green
@@ -10,7 +10,12 @@ green: setup ## run the eight flows in mock mode, then in production mode agains
 test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ (the flows run in make green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/suites$$')
+	@mkdir -p .reos/test; started=$$(date -u +%Y-%m-%dT%H:%M:%SZ); status=0; \
+	$(GO) tool gotestsum --format pkgname --junitfile .reos/test/junit.xml -- -count=1 $$($(GO) list ./... | grep -v '/suites$$') || status=$$?; \
+	dirty=false; [ -z "$$(git status --porcelain 2>/dev/null)" ] || dirty=true; \
+	printf '{"command":"make test","commit":"%s","dirty":%s,"started":"%s","ended":"%s","exit_status":%d,"junit":"junit.xml"}\n' \
+	  "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" $$dirty $$started $$(date -u +%Y-%m-%dT%H:%M:%SZ) $$status > .reos/test/facts.json; \
+	echo "results: .reos/test/junit.xml (make green's packs carry them under verdict/)"; exit $$status
 	@echo "the eight flows run in make green (or: go tool ginkgo -p ./suites)"
 
 race: setup ## every test with the race detector (about four minutes here)
@@ -18,6 +23,9 @@ race: setup ## every test with the race detector (about four minutes here)
 
 up: setup ## run the product in mock mode on http://127.0.0.1:8000
 	$(GO) run ./cmd/reos up
+
+mutants: setup ## plant each bug of the catalog (internal/mutants) in a scratch copy, run its checks, write the kill matrix (.reos/mutants)
+	$(GO) run ./cmd/reos mutants
 
 bench: setup ## print the benchmarks' figures
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

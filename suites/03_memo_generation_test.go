@@ -73,6 +73,14 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), func
 		s.Record("memo-idempotency-conflict-422", conflict)
 		Expect(conflict.Status).To(Equal(422), "a changed body under a used key: %s", conflict)
 
+		By("another user is not shown the job, nor its memo's URL")
+		stranger := env.NewSpec("memo-other")
+		theirs, err := stranger.API.Do("GET", "/api/v1/jobs/"+j1.ID, nil)
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("memo-job-other-user-404", theirs)
+		Expect(theirs.Status).To(Equal(404), "another user asking for the spec's job: %s", theirs)
+		Expect(string(theirs.Body)).NotTo(ContainSubstring("X-Amz-Signature"), "another user was given the memo's presigned URL")
+
 		By("the PDF behind the presigned URL is the one hashed, valid, and says what the property is")
 		var pdf []byte
 		for i, j := range []memoJob{j1, j2} {

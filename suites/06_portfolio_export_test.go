@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -56,6 +57,19 @@ var _ = Describe("06 portfolio export", Label("portfolio", "export", "csv"), fun
 		again, err := s.API.Expect(200, "GET", "/api/v1/portfolio/export.csv?tag="+s.Key, nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again.Body).To(Equal(r.Body), "two exports of the same properties differ (first SHA-256 %s)", hash.SHA256)
+
+		By("text a spreadsheet would run as a formula is exported as text")
+		formula := s.CreateProperty(7, h.NewProperty{OwnerName: `=HYPERLINK("http://evil.example/x","Click")`})
+		r, err = s.API.Expect(200, "GET", "/api/v1/portfolio/export.csv?tag="+s.Key, nil)
+		Expect(err).NotTo(HaveOccurred())
+		rows, _ = exported(r.Body)
+		var owner string
+		for _, row := range rows {
+			if row[0] == fmt.Sprint(formula.ID) {
+				owner = row[5]
+			}
+		}
+		Expect(owner).To(Equal(`'=HYPERLINK("http://evil.example/x","Click")`), "the owner name of property %d as exported", formula.ID)
 	})
 
 	It("exports the seeded demo portfolio with totals within 0.5 % of the fixture file's", func() {

@@ -128,6 +128,16 @@ var _ = Describe("08 api features", Label("api"), func() {
 		}
 		Expect(r.JSON(&list)).To(Succeed())
 		Expect(list.Total).To(Equal(1), "one key made more than one property")
+
+		By("a key is the user's own: another user's request under it is not a replay of this one")
+		other := env.NewSpec("idem-other")
+		body["list_price_cents"] = 12300000
+		theirs, err := other.API.Do("POST", "/api/v1/properties", body, "Idempotency-Key", key)
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("idempotency-other-user", theirs)
+		Expect(theirs.Status).To(Equal(201), "another user's first request under the same key: %s", theirs)
+		Expect(theirs.Header.Get("Idempotent-Replayed")).NotTo(Equal("true"), "another user was given this user's answer: %s", theirs)
+		Expect(theirs.Body).NotTo(Equal(created.Body), "another user was given this user's property")
 	})
 
 	It("refuses webhooks whose signature is missing, expired, tampered or replayed", Label("webhooks", "signatures"), func() {
@@ -159,6 +169,7 @@ var _ = Describe("08 api features", Label("api"), func() {
 		}
 		Expect(send("partner-missing-401", body, "").Status).To(Equal(401), "no signature")
 		Expect(send("partner-expired-401", body, partnerSignature(secret, time.Now().Add(-10*time.Minute), body)).Status).To(Equal(401), "a signature ten minutes old")
+		Expect(send("partner-future-401", body, partnerSignature(secret, time.Now().Add(10*time.Minute), body)).Status).To(Equal(401), "a signature dated ten minutes ahead")
 		tampered := bytes.Replace(body, []byte("suite.check"), []byte("suite.evil"), 1)
 		Expect(send("partner-tampered-403", tampered, partnerSignature(secret, time.Now(), body)).Status).To(Equal(403), "a body changed after signing")
 		good := partnerSignature(secret, time.Now(), body)

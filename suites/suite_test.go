@@ -155,6 +155,8 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 		}
 	}
 	slices.Sort(order)
+	races, err := harness.AttachVerdict(pack, os.Getenv)
+	Expect(err).NotTo(HaveOccurred())
 	tmp, err := os.MkdirTemp("", "reos-junit-")
 	Expect(err).NotTo(HaveOccurred())
 	defer os.RemoveAll(tmp)
@@ -182,6 +184,7 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	leaks, err := evidence.Leaks(pack.Dir, first.AdminPassword, first.WebhookSecret)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(leaks).To(BeEmpty(), "the pack holds the run's secrets")
+	Expect(races).To(BeZero(), "the race detector reported %d data races (in %s)", races, filepath.Join(pack.Dir, harness.Verdict, "race"))
 	fmt.Fprintf(summary, "evidence pack: %s (%d files, verified)\n", pack.Dir, report.Files)
 	Expect(first.Report(progress.Line{Pack: pack.Dir})).To(Succeed())
 	if ephemeral {

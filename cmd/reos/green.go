@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -50,10 +51,17 @@ func (f *flowResult) outcome() string {
 	return f.Outcome
 }
 
+// specResult is one spec's end in one run.
+type specResult struct {
+	Flow, Spec, Outcome, Failure string
+}
+
 // modeResult is one mode's run.
 type modeResult struct {
 	Mode     string
 	Flows    []*flowResult
+	Specs    []specResult
+	Races    []string // data-race reports (--race)
 	Pack     string
 	Verify   *evidence.Report
 	Attempts []string // blocked attempts to leave, from reos isolate
@@ -88,12 +96,13 @@ func (r *modeResult) add(p progress.Line) (*flowResult, bool) {
 	if p.Outcome == "failed" {
 		f.Failures = append(f.Failures, p.Spec+": "+p.Failure)
 	}
+	r.Specs = append(r.Specs, specResult{Flow: p.Flow, Spec: p.Spec, Outcome: p.Outcome, Failure: p.Failure})
 	return f, f.Want > 0 && f.Specs == f.Want
 }
 
 // ok reports whether the mode is green.
 func (r *modeResult) ok() bool {
-	if len(r.Problems) > 0 || r.Pack == "" || r.Verify == nil || !r.Verify.OK() || len(r.Attempts) > 0 {
+	if len(r.Problems) > 0 || r.Pack == "" || r.Verify == nil || !r.Verify.OK() || len(r.Attempts) > 0 || len(r.Races) > 0 {
 		return false
 	}
 	for _, f := range r.Flows {
@@ -109,6 +118,8 @@ type greenOptions struct {
 	modes        []string
 	isolate      bool
 	focus, label string
+	race         bool
+	procs        int // Ginkgo processes
 	stdout       io.Writer
 }
 
@@ -121,6 +132,11 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	isolate := fs.String("isolate", "auto", "run the flows under reos isolate: auto (when the machine permits), always, never")
 	focus := fs.String("focus", "", "run only the flows and specs whose names match this regular expression (ginkgo --focus)")
 	label := fs.String("label-filter", "", "run only the specs with these labels (ginkgo --label-filter)")
+	race := fs.Bool("race", false, "build the suite and the in-process product with the race detector; a data-race report fails the run and goes into the pack")
+	repeat := fs.Int("repeat", 1, "run everything this many times; the summary ends with a flake table (with --until-it-fails: at most this many, 0 for no limit)")
+	untilFails := fs.Bool("until-it-fails", false, "repeat until a run is not green (bounded by --repeat when it is set above 1)")
+	procs := fs.Int("procs", runtime.NumCPU(), "Ginkgo processes, each with its own browser, against the one stack")
+	stress := fs.Bool("stress", false, "run two more Ginkgo processes than the machine has cores (--procs cores+2), so races and tight waits show here before CI")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: reos green [flags]\n\nRuns the eight flows (suites/) in mock mode, then in production mode against the contract doubles.\n"+
 			"Each run starts its own stack on a database of its own, writes and seals an evidence pack, and is verified.\n"+
@@ -134,7 +150,14 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	o := greenOptions{focus: *focus, label: *label, stdout: stdout}
+	o := greenOptions{focus: *focus, label: *label, race: *race, procs: *procs, stdout: stdout}
+	if *stress {
+		o.procs = runtime.NumCPU() + 2
+	}
+	if o.procs < 1 || *repeat < 0 || (*repeat == 0 && !*untilFails) {
+		fmt.Fprintf(stderr, "reos green: --procs wants at least 1, --repeat at least 1 (0 only with --until-it-fails)\n")
+		return 2
+	}
 	for _, m := range strings.Split(*modes, ",") {
 		if m = strings.TrimSpace(m); !slices.Contains(greenModes, m) {
 			fmt.Fprintf(stderr, "reos green: --modes %q: want mock, production or both\n", *modes)
@@ -155,8 +178,12 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	o.root, o.bin = root, filepath.Join(root, ".reos", "bin")
-	fmt.Fprintf(stdout, "reos green: building the suite (%s)\n", filepath.Join(root, "suites"))
-	if err := buildSuite(ctx, o.root, o.bin); err != nil {
+	what := "the suite"
+	if o.race {
+		what = "the suite and the product with the race detector"
+	}
+	fmt.Fprintf(stdout, "reos green: building %s (%s)\n", what, filepath.Join(root, "suites"))
+	if err := buildSuite(ctx, o.root, o.bin, o.race); err != nil {
 		fmt.Fprintf(stderr, "reos green: %v\n", err)
 		return 1
 	}
@@ -172,27 +199,50 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			isolation = "not isolated: this machine does not permit network namespaces (" + err.Error() + "); the product's own egress guard still refuses and records every attempt"
 		}
 	}
-	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s\n", built.Seconds(), isolation)
+	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s; %d Ginkgo processes on %d cores\n", built.Seconds(), isolation, o.procs, runtime.NumCPU())
 	want, err := planned(ctx, o) // the same specs in every mode
 	if err != nil {
 		fmt.Fprintf(stderr, "reos green: %v\n", err)
 		return 1
 	}
 
-	var results []*modeResult
-	for _, mode := range o.modes {
-		if ctx.Err() != nil {
+	var runs []greenRun
+	green := true
+	for i := 1; ctx.Err() == nil; i++ {
+		if *repeat > 1 || *untilFails {
+			fmt.Fprintf(stdout, "\nreos green: run %d%s\n", i, map[bool]string{true: fmt.Sprintf(" of %d", *repeat), false: ""}[!*untilFails || *repeat > 1])
+		}
+		runStart := time.Now()
+		var results []*modeResult
+		for _, mode := range o.modes {
+			if ctx.Err() != nil {
+				break
+			}
+			results = append(results, runMode(ctx, o, mode, want, flakeTable(runs)))
+		}
+		run := greenRun{Results: results, Wall: time.Since(runStart)}
+		run.OK = len(results) == len(o.modes)
+		for _, r := range results {
+			run.OK = run.OK && r.ok()
+		}
+		runs = append(runs, run)
+		printSummary(stdout, o, results, built, time.Since(runStart), isolation)
+		green = green && run.OK
+		if *untilFails && !run.OK {
 			break
 		}
-		results = append(results, runMode(ctx, o, mode, want))
-	}
-	printSummary(stdout, o, results, built, time.Since(start), isolation)
-	for _, r := range results {
-		if !r.ok() {
-			return 1
+		if (!*untilFails && i >= *repeat) || (*untilFails && *repeat > 1 && i >= *repeat) {
+			break
 		}
 	}
-	if len(results) < len(o.modes) {
+	if len(runs) > 1 || !green {
+		if err := writeFlakes(o, runs, stdout); err != nil {
+			fmt.Fprintf(stderr, "reos green: the flake table: %v\n", err)
+			green = false
+		}
+	}
+	fmt.Fprintf(stdout, "reos green: total %.1fs\n", time.Since(start).Seconds())
+	if !green || ctx.Err() != nil {
 		return 1
 	}
 	return 0
@@ -201,10 +251,14 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // buildSuite compiles the suite and the ginkgo runner into bin, so the
 // runs (and the isolated namespace, which cannot fetch modules) need no
 // toolchain work.
-func buildSuite(ctx context.Context, root, bin string) error {
+func buildSuite(ctx context.Context, root, bin string, race bool) error {
+	suite := []string{"test", "-c", "-o", filepath.Join(bin, "suites.test"), "./suites"}
+	if race {
+		suite = []string{"test", "-race", "-c", "-o", filepath.Join(bin, "suites.test"), "./suites"}
+	}
 	for _, args := range [][]string{
 		{"build", "-o", filepath.Join(bin, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"},
-		{"test", "-c", "-o", filepath.Join(bin, "suites.test"), "./suites"},
+		suite,
 	} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = root
@@ -282,7 +336,7 @@ func ginkgoFilters(o greenOptions, prefix string) []string {
 
 // runMode runs the suite in one mode, printing a line as each flow ends
 // (want: the specs of each flow the run will have).
-func runMode(ctx context.Context, o greenOptions, mode string, want map[string]int) *modeResult {
+func runMode(ctx context.Context, o greenOptions, mode string, want map[string]int, flakes string) *modeResult {
 	start := time.Now()
 	dir := filepath.Join(o.root, ".reos", "green")
 	r := &modeResult{Mode: mode, Log: filepath.Join(dir, mode+".log")}
@@ -314,7 +368,26 @@ func runMode(ctx context.Context, o greenOptions, mode string, want map[string]i
 	}
 	defer logFile.Close()
 
-	args := append([]string{"-p", "--no-color", "--timeout=10m"}, ginkgoFilters(o, "--")...)
+	// What the pack carries besides the flows' own evidence: make test's
+	// results, the last mutation campaign, earlier runs' flakes, and with
+	// --race the reports of this run.
+	attach := attachments(o.root)
+	if flakes != "" {
+		f := filepath.Join(dir, "flakes-so-far.txt")
+		if err := os.WriteFile(f, []byte(flakes), 0o644); err != nil {
+			return problem("%v", err)
+		}
+		attach = append(attach, "flakes-of-earlier-runs.txt="+f)
+	}
+	raceDir := filepath.Join(dir, "race-"+mode)
+	os.RemoveAll(raceDir)
+	if o.race {
+		if err := os.MkdirAll(raceDir, 0o755); err != nil {
+			return problem("%v", err)
+		}
+	}
+
+	args := append([]string{fmt.Sprintf("--procs=%d", o.procs), "--no-color", "--timeout=10m"}, ginkgoFilters(o, "--")...)
 	args = append(args, filepath.Join(o.bin, "suites.test"))
 	name := filepath.Join(o.bin, "ginkgo")
 	if o.isolate {
@@ -328,6 +401,12 @@ func runMode(ctx context.Context, o greenOptions, mode string, want map[string]i
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = filepath.Join(o.root, "suites")
 	cmd.Env = greenEnv(os.Environ(), mode, progressFile, egressFile)
+	cmd.Env = append(cmd.Env, "REOS_ATTACH="+strings.Join(attach, string(os.PathListSeparator)))
+	if o.race {
+		// Each process writes its reports to a file of its own
+		// (log_path.PID) as it finds them; the suite attaches them.
+		cmd.Env = append(cmd.Env, "GORACE=log_path="+filepath.Join(raceDir, "report")+" halt_on_error=0", "REOS_RACE_DIR="+raceDir)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) } // ginkgo stops its processes and reports
 	cmd.WaitDelay = 30 * time.Second
@@ -383,6 +462,13 @@ wait:
 			if line != "" {
 				r.Attempts = append(r.Attempts, line)
 			}
+		}
+	}
+	if o.race {
+		reports, _ := filepath.Glob(filepath.Join(raceDir, "report.*"))
+		r.Races = reports
+		if len(reports) > 0 {
+			fmt.Fprintf(o.stdout, "  RACE    %-10s %d data-race reports: %s\n", mode, len(reports), strings.Join(reports, " "))
 		}
 	}
 	if r.Pack == "" {

@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if len(args) > 0 && args[0] == "green" {
 		return runGreen(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mutants" {
+		return runMutants(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "isolate" {
 		return runIsolate(ctx, args[1:], env, stdout, stderr)
 	}
@@ -198,6 +201,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(w, "  %-13s %s\n", "mutants", "plant each bug of the mutation catalog in a scratch copy, run the checks the claims table names, write the kill matrix (`reos mutants --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "green", "run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify their evidence (`reos green --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
 	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
