@@ -157,9 +157,9 @@ func runMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // plant puts m into the copy, runs its checks, and takes it out again.
-func plant(ctx context.Context, scratch string, m mutants.Mutant, flows bool) mutantResult {
+func plant(ctx context.Context, scratch string, m mutants.Mutant, flows bool) (r mutantResult) {
 	start := time.Now()
-	r := mutantResult{ID: m.ID, Claim: m.Claim, Bug: m.Bug}
+	r = mutantResult{ID: m.ID, Claim: m.Claim, Bug: m.Bug}
 	defer func() { r.Wall = time.Since(start) }()
 	path := filepath.Join(scratch, m.File)
 	orig, err := os.ReadFile(path)
@@ -243,8 +243,16 @@ func failureMessage(out []byte) string {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		switch {
-		case strings.HasPrefix(t, "[FAILED]") && len(picked) < 3:
+		case strings.HasPrefix(t, "[FAILED] in ["): // where, not what
+		case strings.HasPrefix(t, "[FAILED]") && len(picked) == 0:
 			picked = append(picked, t)
+			for j := i + 1; j < len(lines) && j <= i+4; j++ { // Gomega's Expected / to equal lines
+				s := strings.TrimSpace(lines[j])
+				if s == "" || strings.HasPrefix(s, "In [") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "[FAILED]") {
+					break
+				}
+				picked = append(picked, s)
+			}
 		case strings.HasPrefix(t, "--- FAIL"):
 			for j := i + 1; j < len(lines) && j <= i+2; j++ {
 				if s := strings.TrimSpace(lines[j]); s != "" && !strings.HasPrefix(s, "---") && !strings.HasPrefix(s, "FAIL") {
@@ -254,7 +262,7 @@ func failureMessage(out []byte) string {
 		case (strings.Contains(t, "build failed") || strings.HasPrefix(t, "# ")) && len(picked) == 0:
 			picked = append(picked, t)
 		}
-		if len(picked) >= 3 {
+		if len(picked) >= 5 {
 			break
 		}
 	}

@@ -41,7 +41,7 @@ var Catalog = []Mutant{
 		Package: "./system/app", Test: "TestPipelineAndExportMatchFixtures|TestPortfolioPageMatchesTheCSV", Flow: "export"},
 	{ID: "export-formula-not-neutralised", Claim: "C11", Bug: "CSV cells that start with = + - @ are written as they are",
 		File: "system/api/properties.go", Find: `		return "'" + s`, Replace: `		return s`,
-		Package: "./system/app", Test: "TestPipelineAndExportMatchFixtures", Flow: "export"},
+		Package: "./system/api", Test: "TestCellNeutralisesFormulas", Flow: "export"},
 	{ID: "dnc-owner-moves-past-contacted", Claim: "C05", Bug: "a do-not-contact owner's deal may move to qualified and beyond",
 		File: "system/property.go", Find: `if ownerDNC && !dncAllowed[stage] {`, Replace: `if false && ownerDNC && !dncAllowed[stage] {`,
 		Package: "./system/postgres ./system", Test: "TestDNCOwnerCannotMovePastContacted|TestCheckTransition", Flow: "drawer"},
@@ -108,7 +108,7 @@ var Catalog = []Mutant{
 		File: "system/postgres/message.go", Find: `threads, err = findThreads(ctx, q, propertyID)`, Replace: `threads, err = findThreads(ctx, s.db.Pool, propertyID)`,
 		Package: "./system/postgres", Test: "TestFindThreadsUnderConcurrentWrites"},
 	{ID: "relays-not-serialised", Claim: "C09", Bug: "several instances' relays publish the outbox at once, splitting its rows",
-		File: "system/postgres/outbox.go", Find: "WHERE published_at IS NULL ORDER BY id LIMIT $1`, batch)", Replace: "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)",
+		File: "system/postgres/outbox.go", Find: "`SELECT pg_advisory_xact_lock($1)`", Replace: "`SELECT $1::bigint`",
 		Package: "./system/postgres", Test: "TestRelayKeepsEachSubjectsCommitOrder"},
 	{ID: "dlq-replay-not-republished", Claim: "C17", Bug: "replaying a dead letter marks it replayed but never sends it",
 		File: "system/app/workers.go", Find: `	return m.Broker.Replay(ctx, &rabbitmq.DeadLetter{`, Replace: `	return nil
