@@ -59,6 +59,11 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		Expect(err).NotTo(HaveOccurred())
 		h.WaitFor(tabA, card, 10*time.Second, "the move after a reload")
 		Expect(s.Property(moving.ID).Stage).To(Equal("contacted"), "the API's stage after the move")
+		jump, err := s.API.Do("PATCH", fmt.Sprintf("/api/v1/properties/%d", moving.ID), map[string]string{"stage": "closed"})
+		Expect(err).NotTo(HaveOccurred())
+		s.Record("stage-jump-422", jump)
+		Expect(jump.Status).To(Equal(422), "a jump from contacted to closed: %s", jump)
+		Expect(s.Property(moving.ID).Stage).To(Equal("contacted"), "the refused jump was written")
 
 		By("a guesser is locked out after ten tries a minute, and the page says how long to wait")
 		ip := h.OtherIP()

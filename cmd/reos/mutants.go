@@ -96,19 +96,22 @@ func runMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// without a bug would count as a kill.
 	fmt.Fprintf(stdout, "reos mutants: the checks of %d bugs, on the unchanged copy first\n", len(picked))
 	seen := map[string]bool{}
-	for _, m := range picked {
-		checks := []func() checkResult{func() checkResult { return unitCheck(ctx, scratch, m) }}
-		if *flows && m.Flow != "" {
-			checks = append(checks, func() checkResult { return flowCheck(ctx, scratch, m.Flow) })
+	baseline := func(r checkResult) bool {
+		if r.Killed {
+			fmt.Fprintf(stderr, "reos mutants: %s fails with no bug planted: %s\n", r.Check, r.Message)
 		}
-		for _, c := range checks {
-			r := c()
-			if seen[r.Check] {
-				continue
+		return !r.Killed
+	}
+	for _, m := range picked {
+		if name := unitName(m); !seen[name] {
+			seen[name] = true
+			if !baseline(unitCheck(ctx, scratch, m)) {
+				return 1
 			}
-			seen[r.Check] = true
-			if r.Killed {
-				fmt.Fprintf(stderr, "reos mutants: %s fails with no bug planted: %s\n", r.Check, r.Message)
+		}
+		if name := flowName(m.Flow); *flows && m.Flow != "" && !seen[name] {
+			seen[name] = true
+			if !baseline(flowCheck(ctx, scratch, m.Flow)) {
 				return 1
 			}
 		}
@@ -204,16 +207,25 @@ func word(killed bool) string {
 	return "SURVIVED"
 }
 
+func unitArgs(m mutants.Mutant) []string {
+	return append([]string{"test", "-count=1", "-run", "^(" + m.Test + ")$"}, strings.Fields(m.Package)...)
+}
+
+func flowArgs(label string) []string {
+	return []string{"tool", "ginkgo", "--no-color", "--label-filter=" + label, "./suites"}
+}
+
+func unitName(m mutants.Mutant) string { return "go " + strings.Join(unitArgs(m), " ") }
+func flowName(label string) string     { return "go " + strings.Join(flowArgs(label), " ") }
+
 // unitCheck runs the package tests the catalog names for m.
 func unitCheck(ctx context.Context, scratch string, m mutants.Mutant) checkResult {
-	args := append([]string{"test", "-count=1", "-run", "^(" + m.Test + ")$"}, strings.Fields(m.Package)...)
-	return check(ctx, scratch, "go "+strings.Join(args, " "), nil, "go", args...)
+	return check(ctx, scratch, unitName(m), nil, "go", unitArgs(m)...)
 }
 
 // flowCheck runs the specs labelled label in mock mode.
 func flowCheck(ctx context.Context, scratch, label string) checkResult {
-	args := []string{"tool", "ginkgo", "--no-color", "--label-filter=" + label, "./suites"}
-	return check(ctx, scratch, "go "+strings.Join(args, " "), []string{"REOS_SUITE_MODE=mock"}, "go", args...)
+	return check(ctx, scratch, flowName(label), []string{"REOS_SUITE_MODE=mock"}, "go", flowArgs(label)...)
 }
 
 // check runs a command in the copy: a failure is a kill, its message the

@@ -124,4 +124,21 @@ var Catalog = []Mutant{
 	{ID: "csp-dropped", Claim: "C19", Bug: "API answers go out without the Content-Security-Policy",
 		File: "system/api/headers.go", Find: `		h.Set("Content-Security-Policy", contentSecurityPolicy)`, Replace: `		_ = contentSecurityPolicy`,
 		Package: "./system/app", Test: "TestSecurityHeadersAndCORS", Flow: "headers"},
+	{ID: "any-stage-move-allowed", Claim: "C02", Bug: "a deal may jump to any stage, closed included",
+		File: "system/property.go", Find: `	if !allowed {
+		return Errorf(ETRANSITION`, Replace: `	if false && !allowed {
+		return Errorf(ETRANSITION`,
+		Package: "./system ./system/app", Test: "TestCheckTransition|TestPatchProperty", Flow: "login"},
+	{ID: "nul-byte-stored", Claim: "C21", Bug: "text with a NUL byte or invalid UTF-8 reaches PostgreSQL (which answers 500)",
+		File: "system/api/text.go", Find: "func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }",
+		Replace: "func storable(s string) bool { return true }",
+		Package: "./system/app", Test: "TestBadTextIsRefusedAtTheEdge"},
+	{ID: "production-starts-without-credentials", Claim: "C22", Bug: "production mode starts with a vendor credential missing",
+		File: "system/config/config.go", Find: `			if r.value == "" {
+				errs = append(errs, fmt.Errorf("%s: missing; production mode needs it", r.name))`, Replace: `			if false && r.value == "" {
+				errs = append(errs, fmt.Errorf("%s: missing; production mode needs it", r.name))`,
+		Package: "./system/config", Test: "TestLoad"},
+	{ID: "pack-tampering-unnoticed", Claim: "C20", Bug: "evidence verify accepts a file whose hash changed",
+		File: "evidence/verify.go", Find: `			r.Changed = append(r.Changed, e.Path)`, Replace: `			_ = e.Path`,
+		Package: "./evidence", Test: "TestVerifyCatchesTampering"},
 }
