@@ -183,3 +183,30 @@ func TestGreenEnv(t *testing.T) {
 		t.Errorf("greenEnv = %q, want %q", got, want)
 	}
 }
+
+// The flake table counts each spec's runs and failures across runs and
+// modes, failing specs first, with the first failure's run and message.
+func TestFlakeTable(t *testing.T) {
+	pass := func(flow, spec string) specResult { return specResult{Flow: flow, Spec: spec, Outcome: "passed"} }
+	fail := func(flow, spec, msg string) specResult {
+		return specResult{Flow: flow, Spec: spec, Outcome: "failed", Failure: msg}
+	}
+	runs := []greenRun{
+		{OK: true, Results: []*modeResult{{Mode: "mock", Specs: []specResult{pass("07 sse", "resumes"), pass("02 drawer", "shows")}}}},
+		{OK: false, Results: []*modeResult{{Mode: "mock", Specs: []specResult{fail("07 sse", "resumes", "missed [63]"), pass("02 drawer", "shows")}}}},
+		{OK: false, Results: []*modeResult{{Mode: "mock", Specs: []specResult{fail("07 sse", "resumes", "later"), {Flow: "02 drawer", Spec: "shows", Outcome: "skipped"}}}}},
+	}
+	got := flakes(runs)
+	if len(got) != 2 || got[0].Spec != "resumes" || got[0].Runs != 3 || got[0].Failures != 2 || got[0].FirstRun != 2 || got[0].FirstFailure != "missed [63]" {
+		t.Fatalf("flakes = %+v, want resumes first: 3 runs, 2 failures, first in run 2 with its message", got[0])
+	}
+	if got[1].Spec != "shows" || got[1].Runs != 2 || got[1].Failures != 0 {
+		t.Errorf("flakes[1] = %+v, want shows: 2 runs (a skip is not a run), 0 failures", got[1])
+	}
+	table := flakeTable(runs)
+	for _, want := range []string{"3 runs, 1 green", "run 2: NOT GREEN", "run 2: missed [63]"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+}
