@@ -47,6 +47,7 @@ func TestReasons(t *testing.T) {
 		{ID: "never-contacted", Priority: 0, NeverContacted: ptr(true), Reason: "never"},
 		{ID: "dnc", Priority: 0, OwnerDNC: ptr(true), Reason: "never"},
 		{ID: "thin", Priority: 0, MaxEquityBps: ptr(int64(1000)), Reason: "never"},
+		{ID: "rich", Priority: 0, MinEquityBps: ptr(int64(4000)), Reason: "never"}, // 30 % is below its floor
 	}
 	got := system.Reasons(rules, p, now)
 	want := []system.Reason{

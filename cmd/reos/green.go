@@ -235,7 +235,7 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			break
 		}
 	}
-	if len(runs) > 1 || !green {
+	if *repeat > 1 || *untilFails {
 		if err := writeFlakes(o, runs, stdout); err != nil {
 			fmt.Fprintf(stderr, "reos green: the flake table: %v\n", err)
 			green = false
@@ -567,6 +567,9 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  %s: %s\n", r.Mode, p)
 		}
+		for _, race := range r.Races {
+			fmt.Fprintf(w, "  %s: data race reported (the pack has it under %s/race): %s\n", r.Mode, "verdict", race)
+		}
 	}
 	times := []string{fmt.Sprintf("build %.1fs", built.Seconds())}
 	for _, r := range results {
@@ -585,7 +588,11 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 		}
 		fmt.Fprintf(w, "GREEN: %d flows passed in %s (%d specs).\n", passed, modes, specs)
 	} else {
-		fmt.Fprintf(w, "NOT GREEN: %d flows failed, %d passed, %d attempts to leave the machine; see the lines above.\n", failed, passed, attempts)
+		races := 0
+		for _, r := range results {
+			races += len(r.Races)
+		}
+		fmt.Fprintf(w, "NOT GREEN: %d flows failed, %d passed, %d attempts to leave the machine, %d data-race reports; see the lines above.\n", failed, passed, attempts, races)
 	}
 }
 
