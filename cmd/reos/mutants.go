@@ -26,6 +26,9 @@ import (
 // claims table names for it run there, and the kill matrix says which
 // caught it, with the message that says what broke.
 
+// isolatedRun is this program, when checks run under its isolate command.
+var isolatedRun string
+
 // checkResult is one check of one mutant.
 type checkResult struct {
 	Check   string  `json:"check"`
@@ -51,6 +54,7 @@ func runMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	only := fs.String("only", "", "plant only the bugs whose id matches this regular expression")
 	flows := fs.Bool("flows", true, "run each bug's flow (mock mode) as well as its package's tests")
+	isolate := fs.Bool("isolate", true, "run every check under reos isolate (a planted bug may reach for the network: the egress guard's does); false only where nothing can leave anyway")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: reos mutants [flags]\n\nPlants each bug of the catalog (internal/mutants) in a scratch copy of the clone, runs the checks\n"+
 			"the claims table names for it (its package's tests, and its flow for a user-visible promise), and writes the kill\n"+
@@ -72,6 +76,17 @@ func runMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		fmt.Fprintf(stderr, "reos mutants: %v\n", err)
 		return 1
+	}
+	if *isolate {
+		if err := canIsolate(ctx); err != nil {
+			fmt.Fprintf(stderr, "reos mutants: every check runs under reos isolate, since a planted bug may reach for the network, and %v\n"+
+				"(on a machine where nothing can leave anyway, --isolate=false)\n", err)
+			return 1
+		}
+		if isolatedRun, err = os.Executable(); err != nil {
+			fmt.Fprintf(stderr, "reos mutants: %v\n", err)
+			return 1
+		}
 	}
 	start := time.Now()
 	scratch, err := os.MkdirTemp("", "reos-mutants-")
@@ -180,6 +195,13 @@ func plant(ctx context.Context, scratch string, m mutants.Mutant, flows bool) (r
 		return r
 	}
 	defer os.WriteFile(path, orig, 0o644)
+	// A bug that does not compile proves nothing about the checks.
+	build := exec.CommandContext(ctx, "go", "build", "./...")
+	build.Dir = scratch
+	if out, err := build.CombinedOutput(); err != nil {
+		r.Error = "the planted bug does not compile: " + failureMessage(out)
+		return r
+	}
 	r.Unit = unitCheck(ctx, scratch, m)
 	if flows && m.Flow != "" {
 		f := flowCheck(ctx, scratch, m.Flow)
@@ -234,15 +256,25 @@ func check(ctx context.Context, dir, name string, env []string, bin string, args
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	egress := filepath.Join(dir, ".reos-egress.jsonl")
+	os.Remove(egress)
+	if isolatedRun != "" {
+		args = append([]string{"isolate", "--", bin}, args...)
+		bin = isolatedRun
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	// The flows write their pack into the copy, not the clone.
-	cmd.Env = append(cmd.Env, "REOS_EVIDENCE_DIR="+filepath.Join(dir, "audit_artifacts"))
+	cmd.Env = append(cmd.Env, "REOS_EVIDENCE_DIR="+filepath.Join(dir, "audit_artifacts"), "EGRESS_LOG="+egress)
 	out, err := cmd.CombinedOutput()
 	r := checkResult{Check: name, Killed: err != nil, Seconds: time.Since(start).Seconds()}
 	if err != nil {
 		r.Message = failureMessage(out)
+	}
+	if b, _ := os.ReadFile(egress); len(bytes.TrimSpace(b)) > 0 {
+		r.Killed = true
+		r.Message = "tried to leave the machine (refused by reos isolate): " + string(lastLines(b, 1)) + "; " + r.Message
 	}
 	return r
 }

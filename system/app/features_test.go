@@ -138,6 +138,33 @@ func TestLoginRateLimit(t *testing.T) {
 	wantProblem(t, "another account, same address", login("admin@example.com", "X-Forwarded-For", "203.0.113.7"), 429, system.ERATELIMIT)
 }
 
+// A signed-in user has RATE_LIMIT_PER_MINUTE requests a minute; past it,
+// 429 with Retry-After, and another user's budget is untouched.
+func TestUserRateLimit(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "RATE_LIMIT_PER_MINUTE", "5")
+	agent := s.login("agent@example.com", fixtures.DemoPassword)
+	var limited *response
+	for i := 0; i < 8 && limited == nil; i++ {
+		if r := s.do("GET", "/api/v1/properties?limit=1", agent, nil); r.status == 429 {
+			limited = &r
+		} else if r.status != 200 {
+			t.Fatalf("request %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if limited == nil {
+		t.Fatal("8 requests a minute under a limit of 5 were never answered 429")
+	}
+	wantProblem(t, "past the user's budget", *limited, 429, system.ERATELIMIT)
+	if ra := limited.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After = %q, want the seconds to wait", ra)
+	}
+	admin := s.login("admin@example.com", fixtures.DemoPassword)
+	if r := s.do("GET", "/api/v1/properties?limit=1", admin, nil); r.status != 200 {
+		t.Errorf("another user after the agent's budget ran out: %d", r.status)
+	}
+}
+
 func TestTrustedProxyAndLimitsOff(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "TRUSTED_PROXIES", "127.0.0.1")
