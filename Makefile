@@ -2,10 +2,13 @@
 # Every target prepares the machine first (scripts/setup, idempotent).
 GO ?= go
 
-.PHONY: green test race up bench fuzz mutants setup
+.PHONY: green green-race test race up bench fuzz mutants setup
 
 green: setup ## run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify the evidence
 	$(GO) run ./cmd/reos green
+
+green-race: setup ## make green with the suite and the product built with the race detector: a data race fails it
+	$(GO) run ./cmd/reos green --race
 
 test: setup ## check formatting, vet, and run every test against real PostgreSQL, Redis and RabbitMQ (the flows run in make green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi

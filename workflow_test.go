@@ -94,8 +94,12 @@ func TestCIWorkflow(t *testing.T) {
 	setup, okSetup := steps["Install Chromium and the Playwright driver"]
 	test, okTest := steps["make test"]
 	green, okGreen := steps["make green"]
-	if !okSetup || !okTest || !okGreen || !(setup < test && test < green) {
-		t.Errorf("want the steps: Install Chromium and the Playwright driver, make test, make green, in that order; got %v", steps)
+	race, okRace := steps["make green-race"]
+	if !okSetup || !okTest || !okGreen || !okRace || !(setup < test && test < green && green < race) {
+		t.Errorf("want the steps: Install Chromium and the Playwright driver, make test, make green, make green-race, in that order; got %v", steps)
+	}
+	if job.Steps[race].Run != "make green-race" {
+		t.Errorf("the race step runs %q", job.Steps[race].Run)
 	}
 	if !strings.Contains(job.Steps[setup].Run, "scripts/setup") {
 		t.Errorf("the browser is installed by %q, not scripts/setup", job.Steps[setup].Run)
