@@ -192,3 +192,27 @@ func attachments(root string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// testResultsNote says whether the packs will carry make test's results,
+// and when those tested another tree than this one.
+func testResultsNote(root string) string {
+	b, err := os.ReadFile(filepath.Join(root, ".reos", "test", "facts.json"))
+	if err != nil {
+		return "no results of make test to carry in the packs (run make test first: CI does)"
+	}
+	var facts struct {
+		Commit string `json:"commit"`
+		Dirty  bool   `json:"dirty"`
+		Status int    `json:"exit_status"`
+	}
+	if err := json.Unmarshal(b, &facts); err != nil {
+		return "make test's facts do not parse: " + err.Error()
+	}
+	commit, dirty := evidence.Git()
+	outcome := map[bool]string{true: "passed", false: "FAILED"}[facts.Status == 0]
+	if facts.Commit != commit || facts.Dirty || dirty {
+		return fmt.Sprintf("the packs carry make test's results (%s), which tested %.12s%s; this tree is %.12s%s",
+			outcome, facts.Commit, map[bool]string{true: " with changes", false: ""}[facts.Dirty], commit, map[bool]string{true: " with changes", false: ""}[dirty])
+	}
+	return fmt.Sprintf("the packs carry make test's results (%s) of this commit", outcome)
+}

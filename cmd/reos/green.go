@@ -200,6 +200,9 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s; %d Ginkgo processes on %d cores\n", built.Seconds(), isolation, o.procs, runtime.NumCPU())
+	if note := testResultsNote(root); note != "" {
+		fmt.Fprintf(stdout, "reos green: %s\n", note)
+	}
 	want, err := planned(ctx, o) // the same specs in every mode
 	if err != nil {
 		fmt.Fprintf(stderr, "reos green: %v\n", err)
