@@ -119,9 +119,6 @@ type MessageService interface {
 
 // DNCService keeps the do-not-contact list.
 type DNCService interface {
-	// IsDNC reports whether value (an E.164 number or an email address) is
-	// on the list.
-	IsDNC(ctx context.Context, kind DNCKind, value string) (bool, error)
 	// CheckContact applies the do-not-contact rule (Contactable) to a
 	// message about propertyID to the recipient to on channel, in one read.
 	// Returns ENOTFOUND if the property does not exist.

@@ -24,13 +24,6 @@ func normalize(kind system.DNCKind, value string) string {
 	return strings.TrimSpace(value)
 }
 
-// IsDNC reports whether value is on the list.
-func (s *DNCService) IsDNC(ctx context.Context, kind system.DNCKind, value string) (bool, error) {
-	var on bool
-	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE kind = $1 AND value = $2)`, kind, normalize(kind, value)).Scan(&on)
-	return on, wrap(err, "dnc")
-}
-
 // CheckContact applies the do-not-contact rule in one statement.
 func (s *DNCService) CheckContact(ctx context.Context, propertyID int64, channel system.Channel, to string) (system.Contactable, error) {
 	kind := system.DNCPhone
