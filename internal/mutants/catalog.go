@@ -130,9 +130,9 @@ var Catalog = []Mutant{
 		return Errorf(ETRANSITION`, Replace: `	if false && !allowed {
 		return Errorf(ETRANSITION`,
 		Package: "./system ./system/app", Test: "TestCheckTransition|TestPatchProperty", Flow: "login"},
-	{ID: "nul-byte-stored", Claim: "C21", Bug: "text with a NUL byte or invalid UTF-8 reaches PostgreSQL (which answers 500)",
+	{ID: "nul-byte-stored", Claim: "C21", Bug: "text with a NUL byte reaches PostgreSQL (which refuses it: a 500)",
 		File: "system/api/text.go", Find: "func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }",
-		Replace: "func storable(s string) bool { return true }",
+		Replace: "func storable(s string) bool { return utf8.ValidString(s) }",
 		Package: "./system/app", Test: "TestBadTextIsRefusedAtTheEdge"},
 	{ID: "production-starts-without-credentials", Claim: "C22", Bug: "production mode starts with a vendor credential missing",
 		File: "system/config/config.go", Find: `			if r.value == "" {
