@@ -233,6 +233,8 @@ var _ = Describe("08 api features", Label("api"), func() {
 			return dead.MessageID
 		}).WithTimeout(60*time.Second).WithPolling(250*time.Millisecond).Should(Equal(sent.MessageID), "the failing send never reached the dead-letter queue")
 		step("dead-lettered: dlq id %d, kind %s, after %d attempts; reason: %s", dead.ID, dead.Kind, dead.Attempts, dead.Reason)
+		Expect(messageStatus(s, p.ID, sent.MessageID)).To(Equal("failed"), "the message of a listed dead letter, before the replay")
+		step("the message shows failed")
 		Expect(env.Phone.Mend(context.Background(), p.OwnerPhone)).To(Succeed())
 		mended = true
 		step("fault cleared for %s", p.OwnerPhone)
@@ -243,27 +245,7 @@ var _ = Describe("08 api features", Label("api"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("dlq-replay", replay)
 		step("replayed dlq id %d", dead.ID)
-		Eventually(func(g Gomega) string {
-			r, err := s.API.Expect(200, "GET", fmt.Sprintf("/api/v1/communications/threads?property_id=%d", p.ID), nil)
-			g.Expect(err).NotTo(HaveOccurred())
-			var threads struct {
-				Items []struct {
-					Messages []struct {
-						ID     string `json:"id"`
-						Status string `json:"status"`
-					} `json:"messages"`
-				} `json:"items"`
-			}
-			g.Expect(r.JSON(&threads)).To(Succeed())
-			for _, t := range threads.Items {
-				for _, m := range t.Messages {
-					if m.ID == sent.MessageID {
-						return m.Status
-					}
-				}
-			}
-			return ""
-		}).WithTimeout(30*time.Second).WithPolling(250*time.Millisecond).Should(Equal("delivered"), "the replayed message")
+		Eventually(func() string { return messageStatus(s, p.ID, sent.MessageID) }).WithTimeout(30*time.Second).WithPolling(250*time.Millisecond).Should(Equal("delivered"), "the replayed message")
 		step("delivered: message %s", sent.MessageID)
 		step("PASSED: dead-lettered, replayed and delivered")
 		_, err = s.Pack.DrillLog(s.Name, s.Key+"-dlq-drill", log.Bytes())
@@ -296,4 +278,29 @@ type deadLetter struct {
 	Kind      string `json:"kind"`
 	Attempts  int    `json:"attempts"`
 	Reason    string `json:"reason"`
+}
+
+// messageStatus is the status of message id in property's threads, as the
+// API shows it ("" when it is not there).
+func messageStatus(s *h.Spec, property int64, id string) string {
+	GinkgoHelper()
+	r, err := s.API.Expect(200, "GET", fmt.Sprintf("/api/v1/communications/threads?property_id=%d", property), nil)
+	Expect(err).NotTo(HaveOccurred())
+	var threads struct {
+		Items []struct {
+			Messages []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"messages"`
+		} `json:"items"`
+	}
+	Expect(r.JSON(&threads)).To(Succeed())
+	for _, t := range threads.Items {
+		for _, m := range t.Messages {
+			if m.ID == id {
+				return m.Status
+			}
+		}
+	}
+	return ""
 }

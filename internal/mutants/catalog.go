@@ -115,6 +115,13 @@ var Catalog = []Mutant{
 		File: "system/app/workers.go", Find: `	return m.Broker.Replay(ctx, &rabbitmq.DeadLetter{`, Replace: `	return nil
 	return m.Broker.Replay(ctx, &rabbitmq.DeadLetter{`,
 		Package: "./system/app", Test: "TestDeadLetterAndReplay", Flow: "dlq"},
+	{ID: "dead-letter-before-its-failure", Claim: "C17", Bug: "a dead letter is stored without failing what it was for (a quick replay was then overwritten)",
+		File: "system/postgres/deadletter.go", Find: `		switch d.Kind {
+		case system.JobMemo:
+			_, err = s.db.updateJob`, Replace: `		switch "not marked" {
+		case system.JobMemo:
+			_, err = s.db.updateJob`,
+		Package: "./system/postgres", Test: "TestDeadLetterIsSeenWithItsFailure", Flow: "dlq"},
 	{ID: "egress-outside-host-allowed", Claim: "C18", Bug: "the egress guard lets a vendor's host through",
 		File: "system/egress/egress.go", Find: `	if slices.Contains(g.Allow, name) {
 		return addr, nil

@@ -299,29 +299,15 @@ func trackedHTML(publicURL string, m *system.Message) string {
 	return b.String()
 }
 
-// deadLetter stores a job that used up its attempts and marks what it was
-// for as failed.
+// deadLetter stores a job that used up its attempts; storing it marks what
+// it was for as failed.
 func (w *workers) deadLetter(ctx context.Context, d *rabbitmq.DeadLetter) error {
 	deaths := d.Deaths
 	if deaths == nil {
 		deaths = []rabbitmq.Death{}
 	}
-	rec := &system.DeadLetter{MessageID: d.ID, Kind: d.Kind, Payload: d.Body, Reason: d.Reason, Attempts: d.Attempts,
-		Deaths: deaths, FirstFailure: d.FirstFailure, LastFailure: d.LastFailure}
-	if err := w.dead.AddDeadLetter(ctx, rec); err != nil {
-		return err
-	}
-	var err error
-	switch d.Kind {
-	case system.JobMemo:
-		err = w.jobs.FailJob(ctx, d.ID, d.Reason, true)
-	case string(system.ChannelSMS), string(system.ChannelEmail):
-		err = w.messages.SetMessageStatus(ctx, d.ID, system.MessageFailed, "", "dead-lettered: "+d.Reason)
-	}
-	if system.ErrorCode(err) == system.ENOTFOUND {
-		err = nil
-	}
-	return err
+	return w.dead.AddDeadLetter(ctx, &system.DeadLetter{MessageID: d.ID, Kind: d.Kind, Payload: d.Body, Reason: d.Reason, Attempts: d.Attempts,
+		Deaths: deaths, FirstFailure: d.FirstFailure, LastFailure: d.LastFailure})
 }
 
 // replay puts a dead letter back to work: what it was for returns to

@@ -169,3 +169,52 @@ func TestRelayKeepsEachSubjectsCommitOrder(t *testing.T) {
 		}
 	}
 }
+
+// A dead letter is seen only with what it was for already failed, so a
+// replay that follows it at once is never overwritten by that failure (the
+// DLQ drill once replayed between the two writes, and the message stayed
+// failed).
+func TestDeadLetterIsSeenWithItsFailure(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, true)
+	messages, jobs, dead := postgres.NewMessageService(db), postgres.NewJobService(db), postgres.NewDeadLetterService(db)
+	m := &system.Message{PropertyID: 30, Channel: system.ChannelSMS, To: "+16145550100", From: "+15005550006", Body: "hi"}
+	if err := messages.QueueMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := messages.ClaimMessage(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	j := &system.Job{Kind: system.JobMemo, PropertyID: 30, UserID: 1}
+	if err := jobs.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*system.DeadLetter{
+		{MessageID: m.ID, Kind: string(system.ChannelSMS), Reason: "twilio 500", Attempts: 5, Deaths: []any{}, Payload: []byte(`{}`)},
+		{MessageID: j.ID, Kind: system.JobMemo, Reason: "render failed", Attempts: 5, Deaths: []any{}, Payload: []byte(`{}`)},
+		{MessageID: "5b1c3f54-0000-4000-8000-000000000000", Kind: string(system.ChannelEmail), Reason: "gone", Deaths: []any{}, Payload: []byte(`{}`)},
+	} {
+		if err := dead.AddDeadLetter(ctx, d); err != nil {
+			t.Fatalf("AddDeadLetter(%s): %v", d.Kind, err)
+		}
+	}
+	got, err := messages.FindMessage(ctx, m.ID)
+	if err != nil || got.Status != system.MessageFailed || got.Error != "dead-lettered: twilio 500" {
+		t.Errorf("the dead-lettered message: %+v, %v; want failed, with the reason", got, err)
+	}
+	gotJob, err := jobs.FindJobByID(ctx, j.ID)
+	if err != nil || gotJob.Status != system.JobFailed {
+		t.Errorf("the dead-lettered job: %+v, %v; want failed", gotJob, err)
+	}
+	// The operator replays at once: the message is queued, and stays so.
+	if err := messages.RequeueMessage(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := messages.FindMessage(ctx, m.ID); got.Status != system.MessageQueued {
+		t.Errorf("after the replay: %s, want queued", got.Status)
+	}
+	letters, err := dead.FindDeadLetters(ctx)
+	if err != nil || len(letters) != 3 {
+		t.Errorf("dead letters: %d, %v; want all three (one whose message is gone)", len(letters), err)
+	}
+}

@@ -27,13 +27,27 @@ func scanDeadLetter(row pgx.Row) (*system.DeadLetter, error) {
 	return &d, nil
 }
 
-// AddDeadLetter stores d and sets its id.
+// AddDeadLetter stores d, sets its id, and marks what it was for (a memo
+// job, or a message) failed, in one transaction: a dead letter is never
+// seen, and so never replayed, before that failure is written (a replay
+// that came between the two was overwritten by the failure, and the
+// message never went out).
 func (s *DeadLetterService) AddDeadLetter(ctx context.Context, d *system.DeadLetter) error {
 	d.CreatedAt = s.db.now()
 	return wrap(s.db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO dead_letters (message_id, kind, payload, reason, attempts, deaths, first_failure, last_failure, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, d.MessageID, d.Kind, d.Payload, d.Reason, d.Attempts, d.Deaths,
 			d.FirstFailure, d.LastFailure, d.CreatedAt).Scan(&d.ID); err != nil {
+			return err
+		}
+		var err error
+		switch d.Kind {
+		case system.JobMemo:
+			_, err = s.db.updateJob(ctx, tx, d.MessageID, `status = $3, error = $4`, system.JobFailed, d.Reason)
+		case string(system.ChannelSMS), string(system.ChannelEmail):
+			err = (&MessageService{db: s.db}).setStatus(ctx, tx, d.MessageID, system.MessageFailed, "", "dead-lettered: "+d.Reason)
+		}
+		if err != nil && system.ErrorCode(err) != system.ENOTFOUND { // gone: the letter is kept all the same
 			return err
 		}
 		return s.db.recordEvent(ctx, tx, "dlq.added", "dlq/"+d.MessageID, map[string]any{"id": d.ID, "kind": d.Kind, "message_id": d.MessageID, "reason": d.Reason})

@@ -85,22 +85,26 @@ func (s *JobService) FindJobByID(ctx context.Context, id string) (*system.Job, e
 }
 
 // update changes a job's status in a transaction and records the event.
-func (s *JobService) update(ctx context.Context, id string, set string, args ...any) (*system.Job, error) {
-	var j *system.Job
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		j, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+set+`, updated_at = $2 WHERE id::text = $1 RETURNING `+jobColumns,
-			append([]any{id, s.db.now()}, args...)...))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return system.Errorf(system.ENOTFOUND, "job %s does not exist", id)
-		}
-		if err != nil {
-			return wrap(err, "update job")
-		}
-		return s.db.recordEvent(ctx, tx, "job."+string(j.Status), "job/"+j.ID,
-			map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status, "attempts": j.Attempts, "user_id": j.UserID})
+func (s *JobService) update(ctx context.Context, id string, set string, args ...any) (j *system.Job, err error) {
+	err = s.db.inTx(ctx, func(tx pgx.Tx) error {
+		j, err = s.db.updateJob(ctx, tx, id, set, args...)
+		return err
 	})
 	return j, err
+}
+
+// updateJob changes a job's status in tx and records the event.
+func (db *DB) updateJob(ctx context.Context, tx pgx.Tx, id string, set string, args ...any) (*system.Job, error) {
+	j, err := scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+set+`, updated_at = $2 WHERE id::text = $1 RETURNING `+jobColumns,
+		append([]any{id, db.now()}, args...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, system.Errorf(system.ENOTFOUND, "job %s does not exist", id)
+	}
+	if err != nil {
+		return nil, wrap(err, "update job")
+	}
+	return j, db.recordEvent(ctx, tx, "job."+string(j.Status), "job/"+j.ID,
+		map[string]any{"job_id": j.ID, "kind": j.Kind, "property_id": j.PropertyID, "status": j.Status, "attempts": j.Attempts, "user_id": j.UserID})
 }
 
 // StartJob marks the job running and counts the attempt; a done job is

@@ -254,41 +254,44 @@ func (s *MessageService) ClaimMessage(ctx context.Context, id string) (*system.M
 // SetMessageStatus moves a message forward and records the event. A status
 // that would move it back (a late callback) is recorded as an event only.
 func (s *MessageService) SetMessageStatus(ctx context.Context, id string, status system.MessageStatus, providerID, errText string) error {
-	return s.db.inTx(ctx, func(tx pgx.Tx) error {
-		m, err := s.findOne(ctx, tx, "m.id::text = $1 FOR UPDATE OF m", id)
-		if err != nil {
-			return err
-		}
-		data := map[string]any{"status": status}
-		if providerID != "" {
-			data["provider_id"] = providerID
-		}
-		if errText != "" {
-			data["error"] = errText
-		}
-		if status.Rank() < m.Status.Rank() || (status.Rank() == 3 && m.Status.Rank() == 3) {
-			// The vendor's events overtook our own record of the send: keep
-			// the status, but not without the vendor's id for the message.
-			if m.ProviderID == "" && providerID != "" {
-				if _, err := tx.Exec(ctx, `UPDATE messages SET provider_id = $2 WHERE id = $1`, m.ID, providerID); err != nil {
-					return wrap(err, "set provider id")
-				}
+	return s.db.inTx(ctx, func(tx pgx.Tx) error { return s.setStatus(ctx, tx, id, status, providerID, errText) })
+}
+
+// setStatus is SetMessageStatus in tx.
+func (s *MessageService) setStatus(ctx context.Context, tx pgx.Tx, id string, status system.MessageStatus, providerID, errText string) error {
+	m, err := s.findOne(ctx, tx, "m.id::text = $1 FOR UPDATE OF m", id)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"status": status}
+	if providerID != "" {
+		data["provider_id"] = providerID
+	}
+	if errText != "" {
+		data["error"] = errText
+	}
+	if status.Rank() < m.Status.Rank() || (status.Rank() == 3 && m.Status.Rank() == 3) {
+		// The vendor's events overtook our own record of the send: keep
+		// the status, but not without the vendor's id for the message.
+		if m.ProviderID == "" && providerID != "" {
+			if _, err := tx.Exec(ctx, `UPDATE messages SET provider_id = $2 WHERE id = $1`, m.ID, providerID); err != nil {
+				return wrap(err, "set provider id")
 			}
-			return s.event(ctx, tx, m, "late-status", data)
 		}
-		if providerID == "" {
-			providerID = m.ProviderID
-		}
-		if errText == "" {
-			errText = m.Error
-		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET status = $2, provider_id = $3, error = $4, updated_at = $5 WHERE id = $1`,
-			m.ID, status, providerID, errText, s.db.now()); err != nil {
-			return wrap(err, "set message status")
-		}
-		m.Status = status
-		return s.event(ctx, tx, m, string(status), data)
-	})
+		return s.event(ctx, tx, m, "late-status", data)
+	}
+	if providerID == "" {
+		providerID = m.ProviderID
+	}
+	if errText == "" {
+		errText = m.Error
+	}
+	if _, err := tx.Exec(ctx, `UPDATE messages SET status = $2, provider_id = $3, error = $4, updated_at = $5 WHERE id = $1`,
+		m.ID, status, providerID, errText, s.db.now()); err != nil {
+		return wrap(err, "set message status")
+	}
+	m.Status = status
+	return s.event(ctx, tx, m, string(status), data)
 }
 
 // RequeueMessage puts a message back to queued for a replay.
