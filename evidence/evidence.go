@@ -51,6 +51,11 @@ const (
 	RecordsFile     = "records.jsonl"
 )
 
+// workingFile says, while a pack is being written, what it is for, so that
+// other processes may Open it; Seal removes it: a sealed pack holds only
+// what its manifest lists, and the manifest's facts say the mode.
+const workingFile = ".pack.json"
+
 // Pack is an evidence pack being written.
 type Pack struct {
 	Dir     string
@@ -83,12 +88,17 @@ func Create(root, mode string, now time.Time) (*Pack, error) {
 	}
 	p := &Pack{Dir: dir, Mode: mode, Started: now}
 	b, _ := json.Marshal(map[string]any{"mode": mode, "started": now})
-	return p, p.write(".pack.json", b)
+	return p, p.write(workingFile, b)
 }
 
 // Open opens a pack another process created.
 func Open(dir string) (*Pack, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ".pack.json"))
+	b, err := os.ReadFile(filepath.Join(dir, workingFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(filepath.Join(dir, ManifestFile)); serr == nil {
+			return nil, fmt.Errorf("evidence: %s is sealed: a sealed pack does not change", dir)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evidence: %s is not a pack being written: %w", dir, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -152,6 +153,12 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"an added file", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, "dlq", "extra.log"), []byte("x"), 0o644)
 		}, "added: dlq/extra.log"},
+		{"a working file left or put back", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, ".pack.json"), []byte(`{"mode":"production"}`), 0o644)
+		}, "added: .pack.json"},
+		{"a file named like the seal's, deeper down", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "screenshots", "manifest.sig"), []byte("x"), 0o644)
+		}, "added: screenshots/manifest.sig"},
 		{"a symlink", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "junit.xml"))
 			os.Symlink("/etc/passwd", filepath.Join(dir, "junit.xml"))
@@ -334,5 +341,17 @@ func TestVerifyRefusesLeakedSecrets(t *testing.T) {
 	leaks, err := evidence.Leaks(dir, "unused", "SM123")
 	if err != nil || len(leaks) == 0 || !strings.Contains(leaks[0], "holds secret 2 of the run") {
 		t.Errorf("a pack holding a run's secret: Leaks = %q, %v", leaks, err)
+	}
+}
+
+// Sealing removes the working file, so a sealed pack holds nothing its
+// manifest does not list, and no process can open it to write more.
+func TestSealedPackHoldsOnlyItsManifest(t *testing.T) {
+	dir, _ := sealed(t)
+	if _, err := os.Stat(filepath.Join(dir, ".pack.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after sealing, .pack.json: %v; want it gone", err)
+	}
+	if _, err := evidence.Open(dir); err == nil || !strings.Contains(err.Error(), "sealed") {
+		t.Errorf("Open(a sealed pack) = %v, want an error saying it is sealed", err)
 	}
 }

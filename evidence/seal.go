@@ -162,6 +162,9 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 	if err := p.writeIndex(f); err != nil {
 		return err
 	}
+	if err := os.Remove(filepath.Join(p.Dir, workingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("evidence: %w", err)
+	}
 	entries, err := listFiles(p.Dir)
 	if err != nil {
 		return err
@@ -196,7 +199,7 @@ func listFiles(dir string) ([]Entry, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		if d.IsDir() || sealFiles[rel] || filepath.Base(rel) == ".pack.json" {
+		if d.IsDir() || sealFiles[rel] {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {

@@ -127,7 +127,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 		rel = filepath.ToSlash(rel)
 		if d.Type()&fs.ModeSymlink != 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s is a symlink", rel))
-		} else if !listed[rel] && !sealFiles[rel] && rel != ".pack.json" {
+		} else if !listed[rel] && !sealFiles[rel] { // at any depth, working files included
 			r.Added = append(r.Added, rel)
 		}
 		return nil
