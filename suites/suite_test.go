@@ -14,6 +14,7 @@
 package suites_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -134,8 +135,8 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 		counts[outcome]++
 		files := filesOf[s.FullText()]
 		var attach strings.Builder
-		for _, f := range files {
-			fmt.Fprintf(&attach, "[[ATTACHMENT|%s]]\n", filepath.Join(pack.Dir, f))
+		for _, f := range files { // relative to the pack, where junit.xml is
+			fmt.Fprintf(&attach, "[[ATTACHMENT|%s]]\n", f)
 		}
 		r.SpecReports[i].CapturedStdOutErr += attach.String()
 		name := s.ContainerHierarchyTexts[0]
@@ -163,13 +164,22 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	Expect(reporters.GenerateJUnitReportWithConfig(r, filepath.Join(tmp, "junit.xml"), reporters.JunitReportConfig{})).To(Succeed())
 	junit, err := os.ReadFile(filepath.Join(tmp, "junit.xml"))
 	Expect(err).NotTo(HaveOccurred())
+	// Code locations and trace paths relative to the clone: the pack does
+	// not carry the paths of the machine that ran it.
+	if wd, err := os.Getwd(); err == nil {
+		junit = bytes.ReplaceAll(junit, []byte(filepath.Dir(wd)+string(filepath.Separator)), nil)
+	}
 	_, err = pack.File("suite", "junit.xml", junit)
 	Expect(err).NotTo(HaveOccurred())
 
 	key, ephemeral, err := evidence.SigningKey(os.LookupEnv)
 	Expect(err).NotTo(HaveOccurred())
 	commit, dirty := evidence.Git()
-	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: first.Mode, Providers: first.Providers, Versions: evidence.Versions(os.LookupEnv),
+	versions := evidence.Versions(os.LookupEnv)
+	if first.Mode == "production" {
+		delete(versions, "Mailpit") // production mode's mail goes to SendGrid (or its double)
+	}
+	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: first.Mode, Providers: first.Providers, Versions: versions,
 		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: first.Config, EphemeralKey: ephemeral}
 	summary := &strings.Builder{}
 	fmt.Fprintf(summary, "\nreos flows, %s mode:\n", first.Mode)
