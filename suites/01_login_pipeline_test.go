@@ -51,6 +51,7 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		h.WaitFor(tabB, `[data-testid="connection"][data-state="live"]`, 15*time.Second, "the second tab, live")
 		moving := props[0]
 		card := fmt.Sprintf(`[data-testid="column-contacted"] [data-testid="card-%d"]`, moving.ID)
+		s.Shot2(tabA, tabB, "pipeline_dual_tab_before.png") // the card in New in both tabs
 		h.Move(tabA, moving.ID, "contacted")
 		h.WaitFor(tabB, card, 10*time.Second, "the move, seen by the second tab")
 		Expect(h.Text(tabB, h.TestID("count-contacted"))).To(Equal(strconv.Itoa(count["contacted"] + 1)))

@@ -54,7 +54,6 @@ var _ = Describe("02 property drawer", Label("drawer", "reasons", "dnc", "ui"), 
 			Expect(got).To(Equal(want), "GET /api/v1/properties/%d/reasons", p.ID)
 			if p.ID == deal.ID {
 				s.Record("reasons", r)
-				s.Shot(page, "property_drawer_reasons.png", false)
 				h.Must(page.Locator(h.TestID("drawer-close")).Click(), "close the drawer")
 			}
 		}
@@ -64,6 +63,9 @@ var _ = Describe("02 property drawer", Label("drawer", "reasons", "dnc", "ui"), 
 			Expect(page.Locator(h.TestID(id)).IsDisabled()).To(BeTrue(), "%s is enabled for an owner who opted out", id)
 		}
 		h.WaitFor(page, `[data-testid="dnc-reason"]:has-text("opted out by replying STOP")`, 10*time.Second, "the reason the owner cannot be contacted")
+		// The picture is of what its caption says: the opted-out owner's
+		// drawer, its reasons, the actions disabled and why.
+		s.Shot(page, "property_drawer_reasons.png", false)
 		sms, err := s.API.Do("POST", "/api/v1/communications/sms", map[string]any{"property_id": optedOut.ID, "to": optedOut.OwnerPhone, "body": "Still selling?"})
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("dnc-sms-422", sms)
