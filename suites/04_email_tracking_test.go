@@ -48,10 +48,13 @@ var _ = Describe("04 email tracking", Label("email", "ui"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("email-open-pixel", r)
 		h.WaitFor(page, `[data-testid="thread-email"] [data-testid="message-opened"]`, 10*time.Second, "opened, live")
+		h.Must(page.Locator(h.TestID("thread-email")).ScrollIntoViewIfNeeded(), "show the thread")
+		s.Shot(page, "email_thread_opened.png", false) // the drawer's thread, the email marked opened
 
 		rendering := s.NewStranger(h.OtherIP())
 		h.Must(rendering.Route("**/*", func(r playwright.Route) { r.Abort() }), "keep the rendering offline") // no second open
-		h.Must(rendering.SetContent(mail.HTML), "render the email")
+		h.Must(rendering.SetViewportSize(900, 640), "size the rendering")
+		h.Must(rendering.SetContent(mail.ReaderView()), "render the email as a reader sees it")
 		png, err := rendering.Screenshot(playwright.PageScreenshotOptions{FullPage: playwright.Bool(true)})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = s.Pack.Email(s.Name, env.Mail.Name()+"_email", mail.EML, png)

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"mime/multipart"
 	"net/http"
+	"net/mail"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -32,6 +34,27 @@ type Email struct {
 	HTML    string
 	// EML is the message as RFC 5322 source.
 	EML []byte
+}
+
+// ReaderView is the email as a mail client shows it: From, To, Subject and
+// Date above its HTML body (in a sandboxed frame: no script, nothing
+// fetched), for a picture of it.
+func (e Email) ReaderView() string {
+	date := ""
+	if m, err := mail.ReadMessage(bytes.NewReader(e.EML)); err == nil {
+		date = m.Header.Get("Date")
+	}
+	row := func(k, v string) string {
+		return "<tr><th>" + k + "</th><td>" + html.EscapeString(v) + "</td></tr>"
+	}
+	return `<!doctype html><html><head><meta charset="utf-8"><style>
+body{font:14px system-ui,sans-serif;margin:0;background:#f3f4f6;color:#111}
+.mail{max-width:760px;margin:24px auto;background:#fff;border:1px solid #d1d5db;border-radius:8px}
+table{border-collapse:collapse;margin:16px 20px}th{text-align:right;color:#6b7280;font-weight:500;padding:3px 12px 3px 0}td{padding:3px 0}
+h1{font-size:18px;margin:16px 20px 0}iframe{display:block;width:100%;height:420px;border:0;border-top:1px solid #e5e7eb}
+</style></head><body><div class="mail"><h1>` + html.EscapeString(e.Subject) + `</h1><table>` +
+		row("From", e.From) + row("To", strings.Join(e.To, ", ")) + row("Subject", e.Subject) + row("Date", date) +
+		`</table><iframe sandbox="" srcdoc="` + html.EscapeString(e.HTML) + `"></iframe></div></body></html>`
 }
 
 // Mailbox reads what the email vendor (or its stand-in) received.
