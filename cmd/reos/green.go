@@ -133,8 +133,8 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	focus := fs.String("focus", "", "run only the flows and specs whose names match this regular expression (ginkgo --focus)")
 	label := fs.String("label-filter", "", "run only the specs with these labels (ginkgo --label-filter)")
 	race := fs.Bool("race", false, "build the suite and the in-process product with the race detector; a data-race report fails the run and goes into the pack")
-	repeat := fs.Int("repeat", 1, "run everything this many times; the summary ends with a flake table (with --until-it-fails: at most this many, 0 for no limit)")
-	untilFails := fs.Bool("until-it-fails", false, "repeat until a run is not green (bounded by --repeat when it is set above 1)")
+	repeat := fs.Int("repeat", 1, "run everything this many times (0: no limit, with --until-it-fails); repeated runs end with a flake table")
+	untilFails := fs.Bool("until-it-fails", false, "repeat until a run is not green: without limit, or at most --repeat runs when that is above 1")
 	procs := fs.Int("procs", runtime.NumCPU(), "Ginkgo processes, each with its own browser, against the one stack")
 	stress := fs.Bool("stress", false, "run two more Ginkgo processes than the machine has cores (--procs cores+2), so races and tight waits show here before CI")
 	fs.Usage = func() {
@@ -209,11 +209,20 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 
+	limit := *repeat // runs at most; 0: no limit
+	if *untilFails && limit == 1 {
+		limit = 0 // --until-it-fails alone runs until a run is not green
+	}
+	repeated := limit != 1
 	var runs []greenRun
 	green := true
-	for i := 1; ctx.Err() == nil; i++ {
-		if *repeat > 1 || *untilFails {
-			fmt.Fprintf(stdout, "\nreos green: run %d%s\n", i, map[bool]string{true: fmt.Sprintf(" of %d", *repeat), false: ""}[!*untilFails || *repeat > 1])
+	for i := 1; ctx.Err() == nil && (limit == 0 || i <= limit); i++ {
+		if repeated {
+			of := ""
+			if limit > 0 {
+				of = fmt.Sprintf(" of %d", limit)
+			}
+			fmt.Fprintf(stdout, "\nreos green: run %d%s\n", i, of)
 		}
 		runStart := time.Now()
 		var results []*modeResult
@@ -223,22 +232,18 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 			results = append(results, runMode(ctx, o, mode, want, flakeTable(runs)))
 		}
-		run := greenRun{Results: results, Wall: time.Since(runStart)}
-		run.OK = len(results) == len(o.modes)
+		run := greenRun{Results: results, Wall: time.Since(runStart), OK: len(results) == len(o.modes)}
 		for _, r := range results {
 			run.OK = run.OK && r.ok()
 		}
 		runs = append(runs, run)
-		printSummary(stdout, o, results, built, time.Since(runStart), isolation)
+		printSummary(stdout, o, results, built, run.Wall, isolation)
 		green = green && run.OK
 		if *untilFails && !run.OK {
 			break
 		}
-		if (!*untilFails && i >= *repeat) || (*untilFails && *repeat > 1 && i >= *repeat) {
-			break
-		}
 	}
-	if *repeat > 1 || *untilFails {
+	if repeated {
 		if err := writeFlakes(o, runs, stdout); err != nil {
 			fmt.Fprintf(stderr, "reos green: the flake table: %v\n", err)
 			green = false
