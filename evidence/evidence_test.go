@@ -355,3 +355,36 @@ func TestSealedPackHoldsOnlyItsManifest(t *testing.T) {
 		t.Errorf("Open(a sealed pack) = %v, want an error saying it is sealed", err)
 	}
 }
+
+// A CI run names the change it tested; elsewhere nothing is claimed.
+func TestProvenance(t *testing.T) {
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "real-estate-os/reos", "GITHUB_SHA": "abc123",
+		"GITHUB_REF": "refs/pull/42/merge", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "7", "GITHUB_EVENT_NAME": "pull_request"}
+	got := evidence.Provenance(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	for k, want := range map[string]string{"repository": "real-estate-os/reos", "commit": "abc123", "pull_request": "42",
+		"run_url": "https://github.com/real-estate-os/reos/actions/runs/7", "event": "pull_request"} {
+		if got[k] != want {
+			t.Errorf("Provenance()[%q] = %q, want %q", k, got[k], want)
+		}
+	}
+	if p := evidence.Provenance(func(string) (string, bool) { return "", false }); p != nil {
+		t.Errorf("outside CI: %v, want nil", p)
+	}
+}
+
+// The index says which spec skipped and why, not only how many.
+func TestIndexNamesSkippedSpecs(t *testing.T) {
+	p, err := evidence.Create(t.TempDir(), "production", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := evidence.Facts{Counts: map[string]int{"passed": 1, "skipped": 1}, End: start.Add(time.Minute),
+		Skipped: []evidence.Skip{{Spec: "06 portfolio export exports the seeded demo portfolio", Reason: "the stack holds no demo data"}}}
+	if err := p.Seal(f, evidence.NewKey()); err != nil {
+		t.Fatal(err)
+	}
+	index := string(mustRead(t, filepath.Join(p.Dir, "index.html")))
+	if !strings.Contains(index, "Skipped: 06 portfolio export exports the seeded demo portfolio — the stack holds no demo data") {
+		t.Errorf("the index does not name the skipped spec and its reason:\n%s", index)
+	}
+}

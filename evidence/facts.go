@@ -73,3 +73,31 @@ func Versions(env func(string) (string, bool)) map[string]string {
 	}
 	return v
 }
+
+// Provenance is the change a CI run tested, as GitHub Actions names it
+// (the chain an auditor samples: change, approval, test result, release):
+// repository, commit, ref, pull request, the run and its URL. Outside CI it
+// is nil.
+func Provenance(env func(string) (string, bool)) map[string]string {
+	get := func(k string) string { v, _ := env(k); return v }
+	if get("GITHUB_ACTIONS") != "true" {
+		return nil
+	}
+	p := map[string]string{}
+	for k, name := range map[string]string{"GITHUB_REPOSITORY": "repository", "GITHUB_SHA": "commit", "GITHUB_REF": "ref",
+		"GITHUB_EVENT_NAME": "event", "GITHUB_RUN_ID": "run_id", "GITHUB_RUN_ATTEMPT": "run_attempt", "GITHUB_HEAD_REF": "head_ref",
+		"GITHUB_BASE_REF": "base_ref", "GITHUB_ACTOR": "actor", "GITHUB_WORKFLOW": "workflow"} {
+		if v := get(k); v != "" {
+			p[name] = v
+		}
+	}
+	if server, repo, run := get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY"), get("GITHUB_RUN_ID"); server != "" && repo != "" && run != "" {
+		p["run_url"] = server + "/" + repo + "/actions/runs/" + run
+	}
+	if n, ok := strings.CutPrefix(get("GITHUB_REF"), "refs/pull/"); ok {
+		if n, _, ok = strings.Cut(n, "/"); ok {
+			p["pull_request"] = n
+		}
+	}
+	return p
+}

@@ -51,9 +51,20 @@ type Facts struct {
 	Counts    map[string]int    `json:"counts"` // by outcome
 	Config    map[string]string `json:"config,omitempty"`
 	Flows     []Flow            `json:"flows,omitempty"`
+	// Skipped names each spec that skipped, and why.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// CI is the change the run tested as the CI system names it
+	// (Provenance): repository, ref, pull request, run URL.
+	CI map[string]string `json:"ci,omitempty"`
 	// EphemeralKey is set when the pack was signed with a key made for
 	// this run (no EVIDENCE_SIGNING_KEY).
 	EphemeralKey bool `json:"ephemeral_key"`
+}
+
+// Skip is a spec that skipped, and the reason it gave.
+type Skip struct {
+	Spec   string `json:"spec"`
+	Reason string `json:"reason"`
 }
 
 // Entry is one file of the manifest.

@@ -127,12 +127,20 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	flows := map[string]*evidence.Flow{}
 	var order []string
 	counts := map[string]int{}
+	var skipped []evidence.Skip
 	for i, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {
 			continue
 		}
 		outcome := outcomeOf(s.State)
 		counts[outcome]++
+		if outcome == "skipped" {
+			reason := strings.Join(strings.Fields(s.Failure.Message), " ")
+			if reason == "" {
+				reason = "not selected (--focus or --label-filter)"
+			}
+			skipped = append(skipped, evidence.Skip{Spec: s.FullText(), Reason: reason})
+		}
 		files := filesOf[s.FullText()]
 		var attach strings.Builder
 		for _, f := range files { // relative to the pack, where junit.xml is
@@ -180,7 +188,8 @@ var _ = ReportAfterSuite("evidence pack", func(r Report) {
 		delete(versions, "Mailpit") // production mode's mail goes to SendGrid (or its double)
 	}
 	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: first.Mode, Providers: first.Providers, Versions: versions,
-		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: first.Config, EphemeralKey: ephemeral}
+		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: first.Config, EphemeralKey: ephemeral,
+		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv)}
 	summary := &strings.Builder{}
 	fmt.Fprintf(summary, "\nreos flows, %s mode:\n", first.Mode)
 	for _, name := range order {
