@@ -140,13 +140,21 @@ func (p *Pack) write(rel string, data []byte) error {
 	if err := safeRel(rel); err != nil {
 		return err
 	}
-	path := filepath.Join(p.Dir, rel)
+	if err := writeFile(filepath.Join(p.Dir, rel), data); err != nil {
+		return fmt.Errorf("evidence: write %s: %w", rel, err)
+	}
+	return nil
+}
+
+// writeFile stores data at path atomically: a temporary file beside it,
+// then a rename.
+func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("evidence: %w", err)
+		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
+		return err
 	}
 	_, err = tmp.Write(data)
 	if cerr := tmp.Close(); err == nil {
@@ -160,9 +168,8 @@ func (p *Pack) write(rel string, data []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("evidence: write %s: %w", rel, err)
 	}
-	return nil
+	return err
 }
 
 // safeRel refuses a path that is absolute or leaves the pack.

@@ -388,3 +388,28 @@ func TestIndexNamesSkippedSpecs(t *testing.T) {
 		t.Errorf("the index does not name the skipped spec and its reason:\n%s", index)
 	}
 }
+
+// Sealing a pack lists it, with every other sealed pack beside it, newest
+// first, in the root's index.html.
+func TestHistoryListsEveryPack(t *testing.T) {
+	root := t.TempDir()
+	for i, c := range []map[string]int{{"passed": 3}, {"passed": 2, "failed": 1}} {
+		p, err := evidence.Create(root, []string{"mock", "production"}[i], start.Add(time.Duration(i)*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Seal(evidence.Facts{Commit: fmt.Sprintf("commit%d", i), Counts: c, End: start.Add(time.Duration(i)*time.Hour + time.Minute)}, evidence.NewKey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := string(mustRead(t, filepath.Join(root, "index.html")))
+	newer, older := strings.Index(page, "production-"), strings.Index(page, "mock-")
+	if newer < 0 || older < 0 || newer > older {
+		t.Fatalf("the history does not list both packs, newest first:\n%s", page)
+	}
+	for _, want := range []string{"FAILED", "PASSED", "commit1", "/index.html"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the history lacks %q", want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-//go:embed index/index.html index/index.css
+//go:embed index/index.html index/index.css index/history.html
 var indexFS embed.FS
 
 var indexTemplate = template.Must(template.New("index.html").Funcs(template.FuncMap{
@@ -44,15 +44,9 @@ func (p *Pack) writeIndex(f Facts) error {
 	if err != nil {
 		return err
 	}
-	v := indexView{Facts: f, Verdict: "PASSED", Took: f.End.Sub(f.Start).Round(time.Millisecond)}
+	v := indexView{Facts: f, Verdict: verdict(f.Counts), Took: f.End.Sub(f.Start).Round(time.Millisecond)}
 	if f.Counts == nil {
 		v.Facts.Counts = map[string]int{}
-	}
-	switch {
-	case v.Facts.Counts["failed"] > 0:
-		v.Verdict = "FAILED"
-	case v.Facts.Counts["skipped"] > 0 || v.Facts.Counts["passed"] == 0:
-		v.Verdict = "WARNED"
 	}
 	groups := map[string][]Record{}
 	for _, r := range records {

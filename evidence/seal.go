@@ -199,7 +199,11 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	return p.write(AttestationFile, envelope)
+	if err := p.write(AttestationFile, envelope); err != nil {
+		return err
+	}
+	// The list of every pack beside this one, outside any pack.
+	return WriteHistory(filepath.Dir(filepath.Dir(p.Dir)))
 }
 
 // listFiles returns every regular file of the pack but the seal's, sorted.
