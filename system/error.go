@@ -72,3 +72,14 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// Permanent reports whether retrying what failed with err cannot help: the
+// thing is gone (ENOTFOUND) or the request is malformed (EINVALID). Queue
+// workers stop retrying such work.
+func Permanent(err error) bool {
+	switch ErrorCode(err) {
+	case ENOTFOUND, EINVALID:
+		return true
+	}
+	return false
+}

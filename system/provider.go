@@ -66,6 +66,17 @@ type SMSSender interface {
 	// has opted out with the vendor, EINVALID for numbers the vendor
 	// refuses, EUNAVAILABLE when the vendor fails or throttles.
 	SendSMS(ctx context.Context, m *SMS) (*SMSResult, error)
+	// FindSMS lists the texts the vendor holds from one number to another,
+	// newest first, so that an interrupted send can be resumed without
+	// texting twice.
+	FindSMS(ctx context.Context, from, to string) ([]SentSMS, error)
+}
+
+// SentSMS is a text as the vendor recorded it.
+type SentSMS struct {
+	SID     string
+	Body    string
+	Created time.Time
 }
 
 // ObjectStore keeps files such as memo PDFs.
@@ -98,4 +109,14 @@ type PDFRenderer interface {
 type Writer interface {
 	// WriteMemo returns the memo text for a property and its reasons.
 	WriteMemo(ctx context.Context, p *Property, reasons []Reason) (string, error)
+}
+
+// CallbackVerifier checks that a callback came from whom it claims: a
+// vendor's status callback or a partner's webhook. url is the full URL the
+// sender was given, header and body the request's. It returns the verified
+// signature, which a replay guard may remember; EUNAUTHORIZED when the
+// request is unsigned or stale, EFORBIDDEN when the signature does not
+// match, EUNAVAILABLE when the verifier has no key to check with.
+type CallbackVerifier interface {
+	VerifyCallback(url string, header map[string][]string, body []byte) (signature string, err error)
 }

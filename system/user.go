@@ -66,12 +66,6 @@ type ReplayGuard interface {
 	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
-// EventRecorder records domain events that come from outside, such as a
-// partner's webhook.
-type EventRecorder interface {
-	RecordEvent(ctx context.Context, typ, subject string, data map[string]any) error
-}
-
 // Session is a signed-in browser: who it is for, and the token its
 // state-changing requests must carry against cross-site request forgery.
 type Session struct {
@@ -91,18 +85,4 @@ type SessionStore interface {
 	FindSession(ctx context.Context, id string) (*Session, error)
 	// DeleteSession ends the session; an unknown id is not an error.
 	DeleteSession(ctx context.Context, id string) error
-}
-
-// LoggedEvent is a domain event as the log keeps it.
-type LoggedEvent struct {
-	Type string         `json:"type"`
-	Time time.Time      `json:"time"`
-	Data map[string]any `json:"data"`
-}
-
-// EventLog reads the domain events back.
-type EventLog interface {
-	// FindPropertyEvents returns the latest limit events about a property
-	// (its changes and its memo jobs), newest first.
-	FindPropertyEvents(ctx context.Context, propertyID int64, limit int) ([]LoggedEvent, error)
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/real-estate-os/reos/system/config"
 )
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
@@ -50,7 +48,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: &config.Config{}}
+	s := &Server{}
 	s.routes()
 	served := map[string]bool{}
 	err = chi.Walk(s.router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

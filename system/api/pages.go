@@ -22,7 +22,6 @@ import (
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/api/ui"
 	"github.com/real-estate-os/reos/system/config"
-	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
 // The web UI: server-rendered html/template pages and fragments, small
@@ -396,6 +395,7 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	for _, t := range threads {
+		v.OptedOut = v.OptedOut || t.OptedOut()
 		for _, m := range t.Messages {
 			what := "SMS"
 			if t.Channel == system.ChannelEmail {
@@ -406,23 +406,15 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 				dir = "from"
 			}
 			v.Timeline = append(v.Timeline, timelineItem{m.CreatedAt, string(t.Channel), fmt.Sprintf("%s %s the owner: %s", what, dir, m.Status)})
-			if m.Direction == "inbound" && t.Channel == system.ChannelSMS {
-				switch twilio.Keyword(m.Body) { // messages come oldest first: the last keyword wins
-				case "STOP":
-					v.OptedOut = true
-				case "START":
-					v.OptedOut = false
-				}
-			}
 		}
 	}
 	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].Time.After(v.Timeline[j].Time) })
 	if !p.OwnerDNC {
-		subject, body := "", ""
-		if err := s.fill(r, p, &subject, &body); err == nil {
+		agent := ClaimsFrom(r.Context()).Email
+		if subject, body, err := s.outreach.Draft(r.Context(), p, system.ChannelEmail, agent); err == nil {
 			v.Email.Subject, v.Email.Body = subject, body
 		}
-		if _, body, err := s.renderTemplate(r, system.ChannelSMS, p); err == nil {
+		if _, body, err := s.outreach.Draft(r.Context(), p, system.ChannelSMS, agent); err == nil {
 			v.SMSBody = body
 		}
 	}
@@ -459,7 +451,7 @@ type statusView struct {
 }
 
 func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) error {
-	v := statusView{providersResponse: providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Sends: s.cfg.Sends(),
+	v := statusView{providersResponse: providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers, Sends: s.cfg.Sends,
 		Features: s.cfg.Features, Health: s.providerHealth(r.Context())}}
 	for role := range v.Health {
 		v.Roles = append(v.Roles, role)

@@ -6,7 +6,6 @@ import (
 	"regexp"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/webhook"
 )
 
@@ -26,18 +25,11 @@ func (s *Server) handlePartnerWebhook(w http.ResponseWriter, r *http.Request) er
 	if err != nil || len(body) > MaxBodyBytes {
 		return system.Errorf(system.ETOOLARGE, "the webhook body is over %d bytes", MaxBodyBytes)
 	}
-	if s.cfg.Features.WebhookSignatures || s.cfg.Mode != config.ModeMock {
-		if r.Header.Get(webhook.Header) == "" {
-			return system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", webhook.Header)
-		}
-		if len(s.cfg.WebhookSecrets) == 0 {
-			return system.Errorf(system.EUNAVAILABLE, "WEBHOOK_SECRETS is not configured; partner webhooks cannot be checked")
-		}
-		sig, err := webhook.Verify(s.cfg.WebhookSecrets, r.Header.Get(webhook.Header), body, s.now())
-		if err != nil {
-			s.logger.WarnContext(r.Context(), "webhook refused", "path", r.URL.Path, "why", err.Error())
-			return err
-		}
+	sig, err := s.verifyCallback(r, s.verifiers.Partner, body)
+	if err != nil {
+		return err
+	}
+	if sig != "" {
 		first, err := s.replays.FirstSeen(r.Context(), "webhook:"+sig, 2*webhook.Skew)
 		if err != nil {
 			return system.Errorf(system.EUNAVAILABLE, "the replay guard is unavailable; retry later")

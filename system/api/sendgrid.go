@@ -5,16 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/config"
-	"github.com/real-estate-os/reos/system/provider/sendgrid"
 )
-
-// signatureSkew is how far a webhook's timestamp may be from now.
-const signatureSkew = 5 * time.Minute
 
 // sendgridStatus maps SendGrid's delivery events onto message statuses.
 var sendgridStatus = map[string]system.MessageStatus{
@@ -33,11 +26,8 @@ func (s *Server) handleSendGridEvents(w http.ResponseWriter, r *http.Request) er
 	if err != nil || len(body) > MaxBodyBytes {
 		return system.Errorf(system.ETOOLARGE, "the event batch is over %d bytes", MaxBodyBytes)
 	}
-	if s.cfg.Features.WebhookSignatures || s.cfg.Mode != config.ModeMock {
-		if err := s.verifySendGrid(r, body); err != nil {
-			s.logger.WarnContext(r.Context(), "webhook refused", "path", r.URL.Path, "why", err.Error())
-			return err
-		}
+	if _, err := s.verifyCallback(r, s.verifiers.SendGrid, body); err != nil {
+		return err
 	}
 	var events []map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -77,27 +67,5 @@ func (s *Server) handleSendGridEvents(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) verifySendGrid(r *http.Request, body []byte) error {
-	// An unsigned request is refused as such first, whatever is configured.
-	sig, ts := r.Header.Get(sendgrid.SignatureHeader), r.Header.Get(sendgrid.TimestampHeader)
-	if sig == "" || ts == "" {
-		return system.Errorf(system.EUNAUTHORIZED, "the %s and %s headers are required", sendgrid.SignatureHeader, sendgrid.TimestampHeader)
-	}
-	if s.sendgridKey == nil {
-		return system.Errorf(system.EUNAVAILABLE, "SENDGRID_WEBHOOK_PUBLIC_KEY is not configured; signed events cannot be checked")
-	}
-	unix, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return system.Errorf(system.EUNAUTHORIZED, "the %s header is not a Unix time", sendgrid.TimestampHeader)
-	}
-	if d := s.now().Sub(time.Unix(unix, 0)); d > signatureSkew || d < -signatureSkew {
-		return system.Errorf(system.EUNAUTHORIZED, "the event timestamp is more than %v from now", signatureSkew)
-	}
-	if ok, err := sendgrid.Verify(s.sendgridKey, ts, body, sig); err != nil || !ok {
-		return system.Errorf(system.EFORBIDDEN, "the %s does not match", sendgrid.SignatureHeader)
-	}
 	return nil
 }

@@ -4,12 +4,13 @@ package api
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"log"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,13 +19,44 @@ import (
 
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/config"
-	reosredis "github.com/real-estate-os/reos/system/redis"
 )
+
+// Settings are the product settings the API reads.
+type Settings struct {
+	Mode      config.Mode
+	PublicURL string // how vendors and clients reach the API; signed callback URLs start with it
+	Features  config.Features
+	Providers config.Providers // reported by /status/providers
+	Sends     string           // reported by /status/providers
+	// Signatures says whether callbacks must be signed (Config.CheckSignatures).
+	Signatures         bool
+	RequireIfMatch     bool
+	SecurityHeaders    bool
+	CORSOrigins        []string
+	TrustedProxies     []netip.Prefix
+	RateLimitPerMinute int
+	RateLimitFailOpen  bool
+	SSEHeartbeat       time.Duration
+}
+
+// SettingsFrom takes the API's settings from the product's configuration.
+func SettingsFrom(c *config.Config) Settings {
+	return Settings{Mode: c.Mode, PublicURL: c.PublicURL, Features: c.Features, Providers: c.Providers(), Sends: c.Sends(),
+		Signatures: c.CheckSignatures(), RequireIfMatch: c.RequireIfMatch, SecurityHeaders: c.SecurityHeaders,
+		CORSOrigins: c.CORSOrigins, TrustedProxies: c.TrustedProxies, RateLimitPerMinute: c.RateLimitPerMinute,
+		RateLimitFailOpen: c.RateLimitFailOpen, SSEHeartbeat: c.SSEHeartbeat}
+}
+
+// Verifiers check the signatures of callbacks: Twilio's status callbacks
+// and inbound texts, SendGrid's event batches, partners' webhooks.
+type Verifiers struct {
+	Twilio, SendGrid, Partner system.CallbackVerifier
+}
 
 // ServerConfig is what the API needs. Every service is required; Logger
 // defaults to slog.Default and Now to time.Now.
 type ServerConfig struct {
-	Config     *config.Config
+	Settings   Settings
 	Properties system.PropertyService
 	Users      system.UserService
 	Rules      system.RuleService
@@ -35,16 +67,13 @@ type ServerConfig struct {
 	DNC         system.DNCService
 	Idempotency system.IdempotencyService
 	DeadLetters system.DeadLetterService
-	Templates   system.TemplateService
+	// Outreach queues messages and takes the owners' replies.
+	Outreach *system.Outreach
 	// Store presigns memo URLs.
 	Store system.ObjectStore
 	// Replay puts a dead letter back to work.
-	Replay func(ctx context.Context, d *system.DeadLetter) error
-	// TwilioAuthToken verifies Twilio's webhooks; SMSFrom sends SMS.
-	TwilioAuthToken string
-	SMSFrom         string
-	// SendGridKey verifies SendGrid's signed event webhook; nil refuses it.
-	SendGridKey *ecdsa.PublicKey
+	Replay    func(ctx context.Context, d *system.DeadLetter) error
+	Verifiers Verifiers
 	// Sessions keeps the browser sessions of the web UI; EventLog gives its
 	// property timelines.
 	Sessions system.SessionStore
@@ -56,7 +85,7 @@ type ServerConfig struct {
 	Events  system.EventRecorder
 	// Stream carries live updates; Closing is closed when the server shuts
 	// down, so open streams end.
-	Stream  *reosredis.Stream
+	Stream  system.EventStream
 	Closing <-chan struct{}
 	// Checks are pinged by /readyz.
 	Checks []system.HealthCheck
@@ -69,7 +98,7 @@ type ServerConfig struct {
 
 // Server routes and serves the API.
 type Server struct {
-	cfg        *config.Config
+	cfg        Settings
 	properties system.PropertyService
 	users      system.UserService
 	rules      system.RuleService
@@ -80,18 +109,16 @@ type Server struct {
 	dnc         system.DNCService
 	idem        system.IdempotencyService
 	deadLetters system.DeadLetterService
-	templates   system.TemplateService
+	outreach    *system.Outreach
 	store       system.ObjectStore
 	replay      func(ctx context.Context, d *system.DeadLetter) error
-	twilioToken string
-	smsFrom     string
-	sendgridKey *ecdsa.PublicKey
+	verifiers   Verifiers
 	limiter     system.RateLimiter
 	sessions    system.SessionStore
 	eventLog    system.EventLog
 	replays     system.ReplayGuard
 	events      system.EventRecorder
-	stream      *reosredis.Stream
+	stream      system.EventStream
 	closing     <-chan struct{}
 	checks      []system.HealthCheck
 	providers   []ProviderCheck
@@ -103,14 +130,20 @@ type Server struct {
 
 // NewServer returns a Server with every route mounted.
 func NewServer(c ServerConfig) (*Server, error) {
-	if c.Config == nil || c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
-		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Templates == nil || c.Store == nil || c.Replay == nil ||
+	v := c.Verifiers
+	if c.Properties == nil || c.Users == nil || c.Rules == nil || c.Tokens == nil || c.Jobs == nil || c.Messages == nil ||
+		c.DNC == nil || c.Idempotency == nil || c.DeadLetters == nil || c.Outreach == nil || c.Store == nil || c.Replay == nil ||
+		v.Twilio == nil || v.SendGrid == nil || v.Partner == nil ||
 		c.Replays == nil || c.Events == nil || c.Stream == nil || c.Closing == nil || c.Sessions == nil || c.EventLog == nil {
 		return nil, errors.New("api: NewServer needs every service of ServerConfig")
 	}
-	s := &Server{cfg: c.Config, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
-		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, templates: c.Templates,
-		store: c.Store, replay: c.Replay, twilioToken: c.TwilioAuthToken, smsFrom: c.SMSFrom, sendgridKey: c.SendGridKey, limiter: c.Limiter, sessions: c.Sessions, eventLog: c.EventLog, replays: c.Replays, events: c.Events, stream: c.Stream, closing: c.Closing,
+	if c.Settings.SSEHeartbeat <= 0 {
+		return nil, errors.New("api: Settings.SSEHeartbeat must be positive")
+	}
+	s := &Server{cfg: c.Settings, properties: c.Properties, users: c.Users, rules: c.Rules, tokens: c.Tokens,
+		jobs: c.Jobs, messages: c.Messages, dnc: c.DNC, idem: c.Idempotency, deadLetters: c.DeadLetters, outreach: c.Outreach,
+		store: c.Store, replay: c.Replay, verifiers: v, limiter: c.Limiter, sessions: c.Sessions, eventLog: c.EventLog,
+		replays: c.Replays, events: c.Events, stream: c.Stream, closing: c.Closing,
 		checks: c.Checks, providers: c.Providers, logger: c.Logger, now: c.Now}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -124,6 +157,21 @@ func NewServer(c ServerConfig) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// verifyCallback checks a callback's signature with v, unless signatures
+// are off (FEATURE_WEBHOOK_SIGNATURES=false, which config allows in mock
+// mode only). It returns the verified signature, "" when none was checked.
+// The signed URL is the public URL the product gave the sender.
+func (s *Server) verifyCallback(r *http.Request, v system.CallbackVerifier, body []byte) (string, error) {
+	if !s.cfg.Signatures {
+		return "", nil
+	}
+	sig, err := v.VerifyCallback(strings.TrimRight(s.cfg.PublicURL, "/")+r.URL.RequestURI(), r.Header, body)
+	if err != nil {
+		s.logger.WarnContext(r.Context(), "webhook refused", "path", r.URL.Path, "why", err.Error())
+	}
+	return sig, err
 }
 
 // The HTTP servers' timeouts: a slow or silent client cannot hold a
@@ -335,7 +383,7 @@ type providersResponse struct {
 }
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers(), Sends: s.cfg.Sends(), Features: s.cfg.Features}
+	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers, Sends: s.cfg.Sends, Features: s.cfg.Features}
 	switch r.URL.Query().Get("verbose") {
 	case "", "0", "false":
 	case "1", "true":

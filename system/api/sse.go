@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/system"
-	reosredis "github.com/real-estate-os/reos/system/redis"
 )
 
 // Live updates over Server-Sent Events. EventSource cannot send headers, so
@@ -33,16 +32,6 @@ func (s *Server) handleSSEToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// visible reports whether the user with claims c may see e: admins see
-// everything; others do not see admin-only events (the dead-letter queue)
-// or another user's jobs.
-func visible(c *Claims, e reosredis.Event) bool {
-	if c.Role == system.RoleAdmin {
-		return true
-	}
-	return !e.AdminOnly && (e.UserID == 0 || e.UserID == c.UserID())
-}
-
 func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.tokens.Verify(r.URL.Query().Get("token"))
 	if err == nil && c.Scope != sseScope {
@@ -55,7 +44,7 @@ func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 	if last == "" {
 		last = r.URL.Query().Get("last_event_id")
 	}
-	if last != "" && !reosredis.ValidID(last) {
+	if last != "" && !s.stream.ValidID(last) {
 		return system.Invalid(map[string]string{"Last-Event-ID": "an event id this stream sent"})
 	}
 	rc := http.NewResponseController(w)
@@ -77,8 +66,8 @@ func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		return rc.Flush() == nil
 	}
-	send := func(e reosredis.Event) bool {
-		if !visible(c, e) {
+	send := func(e system.LiveEvent) bool {
+		if !e.VisibleTo(c.Role, c.UserID()) {
 			return true
 		}
 		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -113,7 +102,7 @@ func (s *Server) handleSSEStream(w http.ResponseWriter, r *http.Request) error {
 	for {
 		select {
 		case e := <-sub.C:
-			if last != "" && !reosredis.Less(last, e.ID) {
+			if last != "" && !s.stream.Less(last, e.ID) {
 				continue // already sent by the replay
 			}
 			if !send(e) {

@@ -11,13 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/config"
-	"github.com/real-estate-os/reos/system/provider/twilio"
 )
-
-// dncSourceSMS marks do-not-contact entries an SMS opt-out added; START
-// lifts only those.
-const dncSourceSMS = "sms-opt-out"
 
 // twilioForm reads and verifies a Twilio webhook: a missing signature is
 // 401, a wrong one 403. The signed URL is the public URL the product gave
@@ -28,17 +22,8 @@ func (s *Server) twilioForm(r *http.Request) (url.Values, error) {
 	if err != nil || len(body) > MaxBodyBytes {
 		return nil, system.Errorf(system.EINVALID, "the webhook body could not be read")
 	}
-	if s.cfg.Features.WebhookSignatures || s.cfg.Mode != config.ModeMock {
-		sig := r.Header.Get(twilio.SignatureHeader)
-		if sig == "" {
-			s.logger.WarnContext(r.Context(), "webhook refused: no signature", "path", r.URL.Path)
-			return nil, system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", twilio.SignatureHeader)
-		}
-		full := strings.TrimRight(s.cfg.PublicURL, "/") + r.URL.RequestURI()
-		if !twilio.ValidateSignature(s.twilioToken, full, r.Header.Get("Content-Type"), body, sig) {
-			s.logger.WarnContext(r.Context(), "webhook refused: bad signature", "path", r.URL.Path)
-			return nil, system.Errorf(system.EFORBIDDEN, "the %s does not match", twilio.SignatureHeader)
-		}
+	if _, err := s.verifyCallback(r, s.verifiers.Twilio, body); err != nil {
+		return nil, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	form, bad := badParams(string(body))
@@ -100,24 +85,9 @@ func (s *Server) handleTwilioInbound(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	from, body := form.Get("From"), form.Get("Body")
-	if !system.E164.MatchString(from) {
-		return system.Invalid(map[string]string{"From": "an E.164 number"})
-	}
-	switch twilio.Keyword(body) {
-	case "STOP":
-		err = s.dnc.AddDNC(r.Context(), system.DNCEntry{Kind: system.DNCPhone, Value: from, Reason: "replied " + strings.TrimSpace(body) + " by SMS"}, dncSourceSMS)
-	case "START":
-		err = s.dnc.RemoveDNC(r.Context(), system.DNCPhone, from, dncSourceSMS)
-	}
-	if err != nil {
+	m := &system.Message{From: form.Get("From"), To: form.Get("To"), Body: form.Get("Body"), ProviderID: form.Get("MessageSid")}
+	if err := s.outreach.Receive(r.Context(), m); err != nil {
 		return err
-	}
-	m := &system.Message{From: from, To: form.Get("To"), Body: body, ProviderID: form.Get("MessageSid")}
-	if err := s.messages.AddInbound(r.Context(), m); err != nil && system.ErrorCode(err) != system.ENOTFOUND {
-		return err
-	} else if err != nil {
-		s.logger.InfoContext(r.Context(), "inbound SMS from a number no owner has", "from_suffix", from[max(0, len(from)-4):])
 	}
 	// An empty TwiML answer: no automatic reply.
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")

@@ -26,8 +26,11 @@ import (
 	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres"
+	"github.com/real-estate-os/reos/system/provider/sendgrid"
+	"github.com/real-estate-os/reos/system/provider/twilio"
 	"github.com/real-estate-os/reos/system/rabbitmq"
 	reosredis "github.com/real-estate-os/reos/system/redis"
+	"github.com/real-estate-os/reos/system/webhook"
 )
 
 // Main is the running product. Set Config (and optionally Logger and Now),
@@ -45,6 +48,10 @@ type Main struct {
 	Providers   *Providers
 
 	Stream *reosredis.Stream
+
+	workflowsOnce sync.Once
+	outreach      *system.Outreach
+	memos         *system.Memos
 
 	outboxWake  chan struct{}
 	closing     chan struct{}
@@ -203,30 +210,33 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.PublicURL == "http://"+m.Config.Addr {
 		m.Config.PublicURL = m.URL()
 	}
+	outreach, _ := m.workflows()
 	srv, err := api.NewServer(api.ServerConfig{
-		Config:          m.Config,
-		Properties:      postgres.NewPropertyService(m.DB),
-		Users:           postgres.NewUserService(m.DB),
-		Rules:           postgres.NewRuleService(m.DB),
-		Tokens:          &api.Tokens{Secret: secret, TTL: m.Config.JWTTTL, Now: m.Now},
-		Jobs:            postgres.NewJobService(m.DB),
-		Messages:        postgres.NewMessageService(m.DB),
-		DNC:             postgres.NewDNCService(m.DB),
-		Idempotency:     postgres.NewIdempotencyService(m.DB),
-		DeadLetters:     postgres.NewDeadLetterService(m.DB),
-		Templates:       postgres.NewTemplateService(m.DB),
-		Store:           m.Providers.Store,
-		Replay:          m.replay,
-		TwilioAuthToken: m.Providers.SMS.AuthToken,
-		SMSFrom:         m.Providers.SMS.From,
-		SendGridKey:     m.Providers.SendGridKey,
-		Limiter:         reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix, m.Logger),
-		Replays:         reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
-		Sessions:        reosredis.NewSessions(m.Redis, m.Config.QueuePrefix),
-		EventLog:        postgres.NewEventService(m.DB),
-		Events:          postgres.NewEventService(m.DB),
-		Stream:          m.Stream,
-		Closing:         m.closing,
+		Settings:    api.SettingsFrom(m.Config),
+		Properties:  postgres.NewPropertyService(m.DB),
+		Users:       postgres.NewUserService(m.DB),
+		Rules:       postgres.NewRuleService(m.DB),
+		Tokens:      &api.Tokens{Secret: secret, TTL: m.Config.JWTTTL, Now: m.Now},
+		Jobs:        postgres.NewJobService(m.DB),
+		Messages:    postgres.NewMessageService(m.DB),
+		DNC:         postgres.NewDNCService(m.DB),
+		Idempotency: postgres.NewIdempotencyService(m.DB),
+		DeadLetters: postgres.NewDeadLetterService(m.DB),
+		Outreach:    outreach,
+		Store:       m.Providers.Store,
+		Replay:      m.replay,
+		Verifiers: api.Verifiers{
+			Twilio:   twilio.Verifier{AuthToken: m.Providers.SMS.AuthToken},
+			SendGrid: sendgrid.Verifier{Key: m.Providers.SendGridKey, Now: m.Now},
+			Partner:  webhook.Verifier{Secrets: m.Config.WebhookSecrets, Now: m.Now},
+		},
+		Limiter:  reosredis.NewLimiter(m.Redis, m.Config.QueuePrefix, m.Logger),
+		Replays:  reosredis.NewReplays(m.Redis, m.Config.QueuePrefix),
+		Sessions: reosredis.NewSessions(m.Redis, m.Config.QueuePrefix),
+		EventLog: postgres.NewEventService(m.DB),
+		Events:   postgres.NewEventService(m.DB),
+		Stream:   m.Stream,
+		Closing:  m.closing,
 		Checks: []system.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},

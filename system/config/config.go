@@ -518,3 +518,10 @@ func nonEmpty(v string) error {
 	}
 	return nil
 }
+
+// CheckSignatures says whether callbacks (vendors' and partners') must be
+// signed: always outside mock mode; in mock mode unless
+// FEATURE_WEBHOOK_SIGNATURES=false.
+func (c *Config) CheckSignatures() bool {
+	return c.Features.WebhookSignatures || c.Mode != ModeMock
+}

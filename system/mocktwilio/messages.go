@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,10 +15,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // Twilio's test-credential magic numbers
 // (https://www.twilio.com/docs/iam/test-credentials).
@@ -82,7 +81,7 @@ func parseCreate(f url.Values, owned func(string) bool, optedOut func(from, to s
 		return 21603, "A 'From' phone number is required."
 	case body == "" && f.Get("MediaUrl") == "" && f.Get("ContentSid") == "":
 		return 21602, "Message body is required."
-	case !e164.MatchString(to):
+	case !system.E164.MatchString(to):
 		return 21211, "The 'To' number " + to + " is not a valid phone number."
 	}
 	if fn, ok := magicToErrors[to]; ok && to == "+15005550001" {
@@ -92,7 +91,7 @@ func parseCreate(f url.Values, owned func(string) bool, optedOut func(from, to s
 		if fn, ok := magicFromErrors[from]; ok {
 			return fn(from)
 		}
-		if !e164.MatchString(from) {
+		if !system.E164.MatchString(from) {
 			return 21212, "The 'From' number " + from + " is not a valid phone number, shortcode, or alphanumeric sender ID."
 		}
 		if !owned(from) {
@@ -479,13 +478,13 @@ func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) {
 		}
 		in = inboundRequest{From: f.Get("From"), To: f.Get("To"), Body: f.Get("Body"), URL: f.Get("Url")}
 	}
-	if !e164.MatchString(in.From) || !s.owned(in.To) {
+	if !system.E164.MatchString(in.From) || !s.owned(in.To) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "From must be an E.164 number and To one of the account's numbers"})
 		return
 	}
 	now := s.cfg.Now()
 	sid := newSID("SM")
-	keyword := twilio.Keyword(in.Body)
+	keyword := system.Keyword(in.Body)
 	s.mu.Lock()
 	rec := &Record{
 		Message: twilio.Message{

@@ -40,6 +40,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
@@ -347,7 +348,7 @@ func (s *Server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to := r.URL.Query().Get("to")
-	if to != "" && !e164.MatchString(to) {
+	if to != "" && !system.E164.MatchString(to) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "to must be an E.164 number"})
 		return
 	}

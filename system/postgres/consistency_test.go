@@ -87,12 +87,12 @@ func TestRelayKeepsEachSubjectsCommitOrder(t *testing.T) {
 	const changes = 40
 
 	var mu sync.Mutex
-	var published []postgres.Event
+	var published []system.Event
 	publish := func(_ context.Context, exchange, _, _ string, payload []byte) error {
 		if exchange != postgres.OutboxEvents {
 			return nil
 		}
-		var e postgres.Event
+		var e system.Event
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func TestRelayKeepsEachSubjectsCommitOrder(t *testing.T) {
 		}
 		v, _ := e.Data["version"].(float64)
 		if v == 0 {
-			t.Fatalf("event %d (%s) carries no version: %v", e.ID, e.Subject, e.Data)
+			t.Fatalf("event %s (%s) carries no version: %v", e.ID, e.Subject, e.Data)
 		}
 		if v <= last[e.Subject] {
 			t.Fatalf("published event %d of %d: %s at version %v after version %v — a subject's events out of commit order",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,25 +28,18 @@ func (db *DB) enqueue(ctx context.Context, tx pgx.Tx, exchange, routingKey, mess
 	return err
 }
 
-// Event is a domain event as it is stored and published.
-type Event struct {
-	ID      int64          `json:"id"`
-	Type    string         `json:"type"`    // e.g. property.updated
-	Subject string         `json:"subject"` // e.g. property/30
-	Data    map[string]any `json:"data"`
-	Time    time.Time      `json:"time"`
-}
-
 // recordEvent stores a domain event in tx and queues it for the events
 // exchange, so it is published exactly when the change commits.
 func (db *DB) recordEvent(ctx context.Context, tx pgx.Tx, typ, subject string, data map[string]any) error {
-	e := Event{Type: typ, Subject: subject, Data: data, Time: db.now()}
+	e := system.Event{Type: typ, Subject: subject, Data: data, Time: db.now()}
 	b, _ := json.Marshal(data)
+	var id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO events (type, subject, data, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		typ, subject, b, e.Time).Scan(&e.ID); err != nil {
+		typ, subject, b, e.Time).Scan(&id); err != nil {
 		return err
 	}
-	return db.enqueue(ctx, tx, OutboxEvents, typ, "event-"+strconv.FormatInt(e.ID, 10), e)
+	e.ID = strconv.FormatInt(id, 10)
+	return db.enqueue(ctx, tx, OutboxEvents, typ, "event-"+e.ID, e)
 }
 
 // PublishFunc publishes one outbox row.
@@ -129,16 +121,16 @@ var _ system.EventLog = (*EventService)(nil)
 
 // FindPropertyEvents returns the latest limit events about a property: its
 // creation and changes, and its jobs.
-func (s *EventService) FindPropertyEvents(ctx context.Context, propertyID int64, limit int) ([]system.LoggedEvent, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT type, created_at, data FROM events
+func (s *EventService) FindPropertyEvents(ctx context.Context, propertyID int64, limit int) ([]system.Event, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id::text, type, subject, created_at, data FROM events
 		WHERE subject = $1 OR (type LIKE 'job.%' AND data->>'property_id' = $2)
 		ORDER BY id DESC LIMIT $3`, fmt.Sprintf("property/%d", propertyID), strconv.FormatInt(propertyID, 10), limit)
 	if err != nil {
 		return nil, wrap(err, "find events")
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (system.LoggedEvent, error) {
-		var e system.LoggedEvent
-		err := r.Scan(&e.Type, &e.Time, &e.Data)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (system.Event, error) {
+		var e system.Event
+		err := r.Scan(&e.ID, &e.Type, &e.Subject, &e.Time, &e.Data)
 		e.Time = e.Time.UTC()
 		return e, err
 	})

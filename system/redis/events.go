@@ -11,24 +11,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-)
 
-// Event is a domain event as live updates carry it. ID is its Redis stream
-// id: increasing, shared by every instance.
-type Event struct {
-	ID      string          `json:"id"`
-	Type    string          `json:"type"`
-	Subject string          `json:"subject"`
-	Time    time.Time       `json:"time"`
-	Data    json.RawMessage `json:"data"`
-	// UserID, when not 0, is the only non-admin user who may see it.
-	UserID int64 `json:"-"`
-	// AdminOnly events are shown to admins only.
-	AdminOnly bool `json:"-"`
-	// Frame is the event as Server-Sent Events write it, rendered once
-	// for every subscriber.
-	Frame []byte `json:"-"`
-}
+	"github.com/real-estate-os/reos/system"
+)
 
 // Stream is the live-update buffer: a Redis stream capped at MaxLen entries
 // that every instance appends to and reads from, so an event raised on one
@@ -41,38 +26,42 @@ type Stream struct {
 	logger *slog.Logger
 
 	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	subs map[*system.Subscription]struct{}
 }
 
 // NewStream returns the stream of a deployment (prefix) keeping about
 // maxLen events.
 func NewStream(c *goredis.Client, prefix string, maxLen int64, logger *slog.Logger) *Stream {
-	return &Stream{c: c, key: prefix + ":events", maxLen: maxLen, logger: logger, subs: map[*Subscription]struct{}{}}
+	return &Stream{c: c, key: prefix + ":events", maxLen: maxLen, logger: logger, subs: map[*system.Subscription]struct{}{}}
 }
 
-// Add appends an event and returns its id.
-func (s *Stream) Add(ctx context.Context, e Event) (string, error) {
+var _ system.EventStream = (*Stream)(nil)
+
+// Add appends an event and returns its stream id; e.ID is not kept.
+func (s *Stream) Add(ctx context.Context, e system.Event) (string, error) {
+	data := []byte("{}")
+	if e.Data != nil {
+		var err error
+		if data, err = json.Marshal(e.Data); err != nil {
+			return "", err
+		}
+	}
 	return s.c.XAdd(ctx, &goredis.XAddArgs{
 		Stream: s.key, MaxLen: s.maxLen, // exact, so Redis records what it trimmed
-		Values: []any{"type", e.Type, "subject", e.Subject, "time", e.Time.UTC().Format(time.RFC3339Nano), "data", string(e.Data),
-			"user_id", strconv.FormatInt(e.UserID, 10), "admin_only", strconv.FormatBool(e.AdminOnly)},
+		Values: []any{"type", e.Type, "subject", e.Subject, "time", e.Time.UTC().Format(time.RFC3339Nano), "data", string(data)},
 	}).Result()
 }
 
-func fromMessage(m goredis.XMessage) Event {
+func fromMessage(m goredis.XMessage) system.LiveEvent {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	uid, _ := strconv.ParseInt(str("user_id"), 10, 64)
-	data := str("data")
-	if data == "" {
-		data = "{}"
-	}
 	at, _ := time.Parse(time.RFC3339Nano, str("time"))
-	e := Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Time: at.UTC(), Data: json.RawMessage(data), UserID: uid, AdminOnly: str("admin_only") == "true"}
-	body, err := json.Marshal(e)
-	if err != nil { // data that is not JSON: send it as a string
-		e.Data, _ = json.Marshal(data)
-		body, _ = json.Marshal(e)
+	e := system.LiveEvent{Event: system.Event{ID: m.ID, Type: str("type"), Subject: str("subject"), Time: at.UTC()}}
+	dec := json.NewDecoder(strings.NewReader(str("data")))
+	dec.UseNumber() // numbers as written: ids stay exact
+	if dec.Decode(&e.Data) != nil || e.Data == nil {
+		e.Data = map[string]any{}
 	}
+	body, _ := json.Marshal(e.Event)
 	e.Frame = []byte("id: " + e.ID + "\nevent: " + e.Type + "\ndata: " + string(body) + "\n\n")
 	return e
 }
@@ -80,7 +69,7 @@ func fromMessage(m goredis.XMessage) Event {
 // Since returns the buffered events after id, oldest first. reset is true
 // when events after id have already left the buffer: the client missed
 // more than it can be given.
-func (s *Stream) Since(ctx context.Context, id string) (events []Event, reset bool, err error) {
+func (s *Stream) Since(ctx context.Context, id string) (events []system.LiveEvent, reset bool, err error) {
 	info, err := s.c.XInfoStream(ctx, s.key).Result()
 	if err != nil && err.Error() != "ERR no such key" {
 		return nil, false, err
@@ -102,7 +91,7 @@ func (s *Stream) Since(ctx context.Context, id string) (events []Event, reset bo
 }
 
 // ValidID reports whether id looks like a stream id ("ms-seq").
-func ValidID(id string) bool {
+func (*Stream) ValidID(id string) bool {
 	ms, seq, ok := strings.Cut(id, "-")
 	if !ok {
 		return false
@@ -127,22 +116,13 @@ func streamIDLess(a, b string) bool {
 }
 
 // Less reports whether stream id a comes before b.
-func Less(a, b string) bool { return streamIDLess(a, b) }
-
-// Subscription receives the live events of this instance's stream reader.
-type Subscription struct {
-	C <-chan Event
-	c chan Event
-	// Dropped is closed when the subscriber fell too far behind.
-	Dropped chan struct{}
-}
+func (*Stream) Less(a, b string) bool { return streamIDLess(a, b) }
 
 // Subscribe returns a subscription buffering up to buf events; a
 // subscriber that lets more pile up is dropped, so it never slows the
 // others.
-func (s *Stream) Subscribe(buf int) *Subscription {
-	c := make(chan Event, buf)
-	sub := &Subscription{C: c, c: c, Dropped: make(chan struct{})}
+func (s *Stream) Subscribe(buf int) *system.Subscription {
+	sub := system.NewSubscription(buf)
 	s.mu.Lock()
 	s.subs[sub] = struct{}{}
 	s.mu.Unlock()
@@ -150,21 +130,18 @@ func (s *Stream) Subscribe(buf int) *Subscription {
 }
 
 // Unsubscribe stops a subscription.
-func (s *Stream) Unsubscribe(sub *Subscription) {
+func (s *Stream) Unsubscribe(sub *system.Subscription) {
 	s.mu.Lock()
 	delete(s.subs, sub)
 	s.mu.Unlock()
 }
 
-func (s *Stream) dispatch(e Event) {
+func (s *Stream) dispatch(e system.LiveEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for sub := range s.subs {
-		select {
-		case sub.c <- e:
-		default:
+		if !sub.Offer(e) {
 			delete(s.subs, sub)
-			close(sub.Dropped)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package redis_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/redis"
 )
 
@@ -41,7 +41,7 @@ func TestSlowSubscriberIsDroppedOthersKeepUp(t *testing.T) {
 	slow, fast := s.Subscribe(2), s.Subscribe(100)
 	time.Sleep(300 * time.Millisecond) // the reader is waiting for new entries
 	for i := range 20 {
-		if _, err := s.Add(ctx, redis.Event{Type: "test", Data: json.RawMessage(`{"n":` + string(rune('0'+i%10)) + `}`)}); err != nil {
+		if _, err := s.Add(ctx, system.Event{Type: "test", Data: map[string]any{"n": i % 10}}); err != nil {
 			t.Fatal(err)
 		}
 	}

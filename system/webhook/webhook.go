@@ -13,6 +13,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -77,4 +78,29 @@ func Verify(secrets []string, header string, body []byte, now time.Time) (string
 		}
 	}
 	return "", system.Errorf(system.EFORBIDDEN, "no signature in %s matches", Header)
+}
+
+// Verifier checks partners' signatures with any of Secrets (several while
+// a secret is rotated). Now defaults to time.Now.
+type Verifier struct {
+	Secrets []string
+	Now     func() time.Time
+}
+
+var _ system.CallbackVerifier = Verifier{}
+
+// VerifyCallback implements system.CallbackVerifier.
+func (v Verifier) VerifyCallback(_ string, header map[string][]string, body []byte) (string, error) {
+	h := http.Header(header).Get(Header)
+	if h == "" {
+		return "", system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", Header)
+	}
+	if len(v.Secrets) == 0 {
+		return "", system.Errorf(system.EUNAVAILABLE, "WEBHOOK_SECRETS is not configured; partner webhooks cannot be checked")
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	return Verify(v.Secrets, h, body, now())
 }

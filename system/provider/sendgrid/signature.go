@@ -11,6 +11,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/real-estate-os/reos/system"
 )
 
 // The headers of a signed event POST.
@@ -49,4 +54,45 @@ func Verify(key *ecdsa.PublicKey, timestamp string, body []byte, signature strin
 	h.Write([]byte(timestamp))
 	h.Write(body)
 	return ecdsa.VerifyASN1(key, h.Sum(nil), sig), nil
+}
+
+// Skew is how far a signed event's timestamp may be from now.
+const Skew = 5 * time.Minute
+
+// Verifier checks the Signed Event Webhook with the account's verification
+// key. A nil Key refuses every batch as unverifiable; Now defaults to
+// time.Now.
+type Verifier struct {
+	Key *ecdsa.PublicKey
+	Now func() time.Time
+}
+
+var _ system.CallbackVerifier = Verifier{}
+
+// VerifyCallback implements system.CallbackVerifier. An unsigned request is
+// refused as such first, whatever is configured.
+func (v Verifier) VerifyCallback(_ string, header map[string][]string, body []byte) (string, error) {
+	h := http.Header(header)
+	sig, ts := h.Get(SignatureHeader), h.Get(TimestampHeader)
+	if sig == "" || ts == "" {
+		return "", system.Errorf(system.EUNAUTHORIZED, "the %s and %s headers are required", SignatureHeader, TimestampHeader)
+	}
+	if v.Key == nil {
+		return "", system.Errorf(system.EUNAVAILABLE, "SENDGRID_WEBHOOK_PUBLIC_KEY is not configured; signed events cannot be checked")
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "", system.Errorf(system.EUNAUTHORIZED, "the %s header is not a Unix time", TimestampHeader)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if d := now().Sub(time.Unix(unix, 0)); d > Skew || d < -Skew {
+		return "", system.Errorf(system.EUNAUTHORIZED, "the event timestamp is more than %v from now", Skew)
+	}
+	if ok, err := Verify(v.Key, ts, body, sig); err != nil || !ok {
+		return "", system.Errorf(system.EFORBIDDEN, "the %s does not match", SignatureHeader)
+	}
+	return sig, nil
 }

@@ -7,9 +7,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/real-estate-os/reos/system"
 )
 
 // SignatureHeader carries a webhook's signature.
@@ -91,4 +94,23 @@ func withPort(u *url.URL) string {
 	}
 	c.Host = host + ":" + port
 	return c.String()
+}
+
+// Verifier checks Twilio's signature on its callbacks with the account's
+// auth token.
+type Verifier struct{ AuthToken string }
+
+var _ system.CallbackVerifier = Verifier{}
+
+// VerifyCallback implements system.CallbackVerifier.
+func (v Verifier) VerifyCallback(fullURL string, header map[string][]string, body []byte) (string, error) {
+	h := http.Header(header)
+	sig := h.Get(SignatureHeader)
+	if sig == "" {
+		return "", system.Errorf(system.EUNAUTHORIZED, "the %s header is missing", SignatureHeader)
+	}
+	if !ValidateSignature(v.AuthToken, fullURL, h.Get("Content-Type"), body, sig) {
+		return "", system.Errorf(system.EFORBIDDEN, "the %s does not match", SignatureHeader)
+	}
+	return sig, nil
 }

@@ -11,8 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/real-estate-os/reos/system"
 )
@@ -99,6 +99,21 @@ func (c *Client) List(ctx context.Context, to, from string) ([]Message, error) {
 	return page.Messages, c.do(ctx, http.MethodGet, c.messagesURL("")+"?"+q.Encode(), nil, http.StatusOK, &page)
 }
 
+// FindSMS lists the texts Twilio holds from one number to another (one
+// page, newest first). A date Twilio wrote in another form is the zero time.
+func (c *Client) FindSMS(ctx context.Context, from, to string) ([]system.SentSMS, error) {
+	msgs, err := c.List(ctx, to, from)
+	if err != nil {
+		return nil, SystemError(err)
+	}
+	out := make([]system.SentSMS, len(msgs))
+	for i, m := range msgs {
+		created, _ := time.Parse(time.RFC1123Z, m.DateCreated)
+		out[i] = system.SentSMS{SID: m.SID, Body: m.Body, Created: created}
+	}
+	return out, nil
+}
+
 // SendSMS sends m from m.From, or the client's default sender.
 func (c *Client) SendSMS(ctx context.Context, m *system.SMS) (*system.SMSResult, error) {
 	from := m.From
@@ -177,23 +192,3 @@ func (c *Client) do(ctx context.Context, method, u string, form url.Values, want
 }
 
 // Opt-out handling keywords, as Twilio's default Advanced Opt-Out has them.
-var (
-	optOutWords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "STOP ALL"}
-	optInWords  = []string{"START", "YES", "UNSTOP"}
-	helpWords   = []string{"HELP", "INFO"}
-)
-
-// Keyword returns STOP, START or HELP when body is one of Twilio's opt-out,
-// opt-in or help keywords, and "" otherwise.
-func Keyword(body string) string {
-	word := strings.ToUpper(strings.Join(strings.Fields(body), " "))
-	switch {
-	case slices.Contains(optOutWords, word):
-		return "STOP"
-	case slices.Contains(optInWords, word):
-		return "START"
-	case slices.Contains(helpWords, word):
-		return "HELP"
-	}
-	return ""
-}
