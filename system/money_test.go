@@ -16,3 +16,11 @@ func TestDollarsAndPercent(t *testing.T) {
 		t.Errorf("Percent(-1234) = %s", got)
 	}
 }
+
+func TestAmount(t *testing.T) {
+	for in, want := range map[int64]string{0: "0.00", 5: "0.05", 123456: "1234.56", -250: "-2.50", -5: "-0.05"} {
+		if got := system.Amount(in); got != want {
+			t.Errorf("Amount(%d) = %q, want %q", in, got, want)
+		}
+	}
+}

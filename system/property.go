@@ -113,13 +113,16 @@ type Property struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
-// EquityBps is the deal's equity spread in basis points of the after-repair
-// value: (ARV − price − rehab) / ARV. It is 0 when the ARV is unknown.
+// EquityCents is the deal's equity spread: ARV − price − rehab.
+func (p *Property) EquityCents() int64 { return p.ARVCents - p.ListPriceCents - p.RehabCents }
+
+// EquityBps is the equity spread in basis points of the after-repair
+// value. It is 0 when the ARV is unknown.
 func (p *Property) EquityBps() int64 {
 	if p.ARVCents <= 0 {
 		return 0
 	}
-	return (p.ARVCents - p.ListPriceCents - p.RehabCents) * 10000 / p.ARVCents
+	return p.EquityCents() * 10000 / p.ARVCents
 }
 
 // PropertyFilter selects properties. Empty fields select everything.

@@ -2,7 +2,12 @@ package system
 
 import (
 	"context"
+	"fmt"
+	"net/mail"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Role is what a user may do.
@@ -85,4 +90,49 @@ type SessionStore interface {
 	FindSession(ctx context.Context, id string) (*Session, error)
 	// DeleteSession ends the session; an unknown id is not an error.
 	DeleteSession(ctx context.Context, id string) error
+}
+
+// Password length bounds; bcrypt reads at most 72 bytes.
+const minPassword, maxPassword = 12, 72
+
+// commonPasswords are refused whatever their length: the first ones any
+// guesser tries, and this product's public demo password.
+var commonPasswords = []string{"password", "123456", "qwerty", "letmein", "welcome", "iloveyou", "reos-demo", "changeme"}
+
+// CheckNewUser returns what is wrong with a new user's email, role and
+// password, by field; empty when they will do. A password must be 12 to 72
+// bytes (bcrypt's limit) of valid UTF-8 without control characters, use at
+// least 6 different characters, and contain neither the email's name nor a
+// well-known password.
+func CheckNewUser(email string, role Role, password string) map[string]string {
+	bad := map[string]string{}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		bad["email"] = "a plain address, e.g. agent@example.com"
+	}
+	if !role.Valid() {
+		bad["role"] = "agent or admin"
+	}
+	lower := strings.ToLower(password)
+	local, _, _ := strings.Cut(strings.ToLower(email), "@")
+	distinct := map[rune]bool{}
+	for _, r := range password {
+		distinct[r] = true
+	}
+	switch {
+	case len(password) < minPassword || len(password) > maxPassword:
+		bad["password"] = fmt.Sprintf("%d to %d bytes", minPassword, maxPassword)
+	case !utf8.ValidString(password) || strings.IndexFunc(password, unicode.IsControl) >= 0:
+		bad["password"] = "valid UTF-8 without control characters"
+	case len(distinct) < 6:
+		bad["password"] = "too weak: use at least 6 different characters"
+	case len(local) >= 3 && strings.Contains(lower, local):
+		bad["password"] = "too weak: contains the email's name"
+	default:
+		for _, c := range commonPasswords {
+			if strings.Contains(lower, c) {
+				bad["password"] = "too weak: contains a well-known password"
+			}
+		}
+	}
+	return bad
 }

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -29,6 +26,14 @@ type Tokens struct {
 	// that sends the same token again costs a map lookup and an expiry check.
 	mu       sync.RWMutex
 	verified map[string]*Claims
+}
+
+// now is Now, or time.Now when it is unset.
+func (t *Tokens) now() time.Time {
+	if t.Now == nil {
+		return time.Now()
+	}
+	return t.Now()
 }
 
 // maxVerifiedTokens bounds Tokens.verified; past it, it starts again empty.
@@ -65,7 +70,7 @@ func (t *Tokens) IssueScoped(c *Claims, scope string, ttl time.Duration) (string
 }
 
 func (t *Tokens) issue(subject, email string, role system.Role, scope string, ttl time.Duration) (string, error) {
-	now := t.Now()
+	now := t.now()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
@@ -86,7 +91,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 	known, ok := t.verified[token]
 	t.mu.RUnlock()
 	if ok {
-		if !t.Now().Before(known.ExpiresAt.Time) {
+		if !t.now().Before(known.ExpiresAt.Time) {
 			return nil, errTokenExpired()
 		}
 		c := *known
@@ -117,7 +122,7 @@ func (t *Tokens) verify(token string) (*Claims, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(tokenIssuer),
 		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(t.Now),
+		jwt.WithTimeFunc(t.now),
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
@@ -266,57 +271,12 @@ type createUserRequest struct {
 	Role     system.Role `json:"role"`
 }
 
-// Password length bounds; bcrypt reads at most 72 bytes.
-const minPassword, maxPassword = 12, 72
-
-// commonPasswords are refused whatever their length: the first ones any
-// guesser tries, and this product's public demo password.
-var commonPasswords = []string{"password", "123456", "qwerty", "letmein", "welcome", "iloveyou", "reos-demo", "changeme"}
-
-// CheckNewUser returns what is wrong with a new user's email, role and
-// password, by field; empty when they will do. A password must be 12 to 72
-// bytes (bcrypt's limit) of valid UTF-8 without control characters, use at
-// least 6 different characters, and contain neither the email's name nor a
-// well-known password.
-func CheckNewUser(email string, role system.Role, password string) map[string]string {
-	bad := map[string]string{}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		bad["email"] = "a plain address, e.g. agent@example.com"
-	}
-	if !role.Valid() {
-		bad["role"] = "agent or admin"
-	}
-	lower := strings.ToLower(password)
-	local, _, _ := strings.Cut(strings.ToLower(email), "@")
-	distinct := map[rune]bool{}
-	for _, r := range password {
-		distinct[r] = true
-	}
-	switch {
-	case len(password) < minPassword || len(password) > maxPassword:
-		bad["password"] = fmt.Sprintf("%d to %d bytes", minPassword, maxPassword)
-	case !utf8.ValidString(password) || strings.IndexFunc(password, unicode.IsControl) >= 0:
-		bad["password"] = "valid UTF-8 without control characters"
-	case len(distinct) < 6:
-		bad["password"] = "too weak: use at least 6 different characters"
-	case len(local) >= 3 && strings.Contains(lower, local):
-		bad["password"] = "too weak: contains the email's name"
-	default:
-		for _, c := range commonPasswords {
-			if strings.Contains(lower, c) {
-				bad["password"] = "too weak: contains a well-known password"
-			}
-		}
-	}
-	return bad
-}
-
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
 	var req createUserRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if bad := CheckNewUser(req.Email, req.Role, req.Password); len(bad) > 0 {
+	if bad := system.CheckNewUser(req.Email, req.Role, req.Password); len(bad) > 0 {
 		return system.Invalid(bad)
 	}
 	hash, err := HashPassword(req.Password)

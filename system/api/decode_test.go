@@ -58,11 +58,3 @@ func FuzzDecodeJSONBody(f *testing.F) {
 		}
 	})
 }
-
-func TestDollars(t *testing.T) {
-	for in, want := range map[int64]string{0: "0.00", 5: "0.05", 123456: "1234.56", -250: "-2.50", -5: "-0.05"} {
-		if got := api.Dollars(in); got != want {
-			t.Errorf("Dollars(%d) = %q, want %q", in, got, want)
-		}
-	}
-}

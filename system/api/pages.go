@@ -44,7 +44,7 @@ func pageFuncs(now func() time.Time) template.FuncMap {
 		"stageLabel": func(s system.Stage) string { return stageLabels[s] },
 		"ago":        func(t time.Time) string { return ago(now(), t) },
 		"exact":      func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006, 15:04 UTC") },
-		"equity":     func(p *system.Property) int64 { return p.ARVCents - p.ListPriceCents - p.RehabCents },
+		"equity":     func(p *system.Property) int64 { return p.EquityCents() },
 		"opened": func(m *system.Message) bool {
 			for _, e := range m.Events {
 				if e.Type == "open" {

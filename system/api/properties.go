@@ -303,26 +303,16 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	_ = cw.Write(exportHeader)
 	var price, arv, rehab, rent, equity int64
 	for _, p := range items {
-		eq := p.ARVCents - p.ListPriceCents - p.RehabCents
+		eq := p.EquityCents()
 		price, arv, rehab, rent, equity = price+p.ListPriceCents, arv+p.ARVCents, rehab+p.RehabCents, rent+p.MonthlyRentCents, equity+eq
 		_ = cw.Write([]string{strconv.FormatInt(p.ID, 10), cell(p.Address), cell(p.City), p.State, p.Zip, cell(p.OwnerName), string(p.Stage),
-			Dollars(p.ListPriceCents), Dollars(p.ARVCents), Dollars(p.RehabCents), Dollars(p.MonthlyRentCents), Dollars(eq),
-			Dollars(p.CapRateBps), strings.Join(p.Tags, " ")})
+			system.Amount(p.ListPriceCents), system.Amount(p.ARVCents), system.Amount(p.RehabCents), system.Amount(p.MonthlyRentCents), system.Amount(eq),
+			system.Amount(p.CapRateBps), strings.Join(p.Tags, " ")})
 	}
 	_ = cw.Write([]string{"TOTAL", fmt.Sprintf("%d properties", len(items)), "", "", "", "", "",
-		Dollars(price), Dollars(arv), Dollars(rehab), Dollars(rent), Dollars(equity), "", ""})
+		system.Amount(price), system.Amount(arv), system.Amount(rehab), system.Amount(rent), system.Amount(equity), "", ""})
 	cw.Flush()
 	return nil
-}
-
-// Dollars formats an amount in cents (or basis points as a percentage) with
-// exactly two decimals and no rounding: 123456 → "1234.56".
-func Dollars(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
 }
 
 // cell keeps a spreadsheet from reading a text field as a formula.

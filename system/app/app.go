@@ -154,7 +154,7 @@ func (m *Main) Seed(ctx context.Context, demo bool) error {
 // already has the email is returned as it is, with created false. A weak
 // password or a bad email or role is EINVALID.
 func (m *Main) CreateUser(ctx context.Context, email string, role system.Role, password string) (u *system.User, created bool, err error) {
-	bad := api.CheckNewUser(email, role, password)
+	bad := system.CheckNewUser(email, role, password)
 	if len(bad) > 0 {
 		return nil, false, system.Invalid(bad)
 	}

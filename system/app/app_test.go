@@ -508,7 +508,7 @@ func TestPipelineAndExportMatchFixtures(t *testing.T) {
 	total := rows[51]
 	for i, want := range map[int]int64{7: wantPrice, 8: wantARV, 9: wantRehab, 10: wantRent, 11: wantARV - wantPrice - wantRehab} {
 		if got := cents(total[i]); got != want {
-			t.Errorf("totals column %s = %s, want %s", rows[0][i], total[i], api.Dollars(want))
+			t.Errorf("totals column %s = %s, want %s", rows[0][i], total[i], system.Amount(want))
 		}
 	}
 	if sum != wantPrice {

@@ -6,7 +6,6 @@ package templates
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"text/template"
 
@@ -51,38 +50,10 @@ func (Writer) WriteMemo(_ context.Context, p *system.Property, reasons []system.
 		"Intro":     memoIntro[p.Stage],
 		"P":         p,
 		"AllIn":     p.ListPriceCents + p.RehabCents,
-		"Equity":    p.ARVCents - p.ListPriceCents - p.RehabCents,
+		"Equity":    p.EquityCents(),
 		"EquityPct": system.Percent(p.EquityBps()),
 		"CapRate":   system.Percent(p.CapRateBps),
 		"Reasons":   reasons,
 	})
 	return strings.TrimSpace(b.String()), err
-}
-
-// MessageData is what email and SMS templates may use.
-type MessageData struct {
-	OwnerName string
-	Address   string
-	City      string
-	AgentName string
-}
-
-// Render fills a stage template for one owner.
-func Render(t system.Template, d MessageData) (subject, body string, err error) {
-	fill := func(name, src string) (string, error) {
-		tpl, err := template.New(name).Option("missingkey=error").Parse(src)
-		if err != nil {
-			return "", fmt.Errorf("templates: %s %s: %w", t.Channel, t.Stage, err)
-		}
-		var b bytes.Buffer
-		if err := tpl.Execute(&b, d); err != nil {
-			return "", fmt.Errorf("templates: %s %s: %w", t.Channel, t.Stage, err)
-		}
-		return b.String(), nil
-	}
-	if subject, err = fill("subject", t.Subject); err != nil {
-		return "", "", err
-	}
-	body, err = fill("body", t.Body)
-	return subject, body, err
 }

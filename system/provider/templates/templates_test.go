@@ -36,7 +36,7 @@ func TestEveryFixtureTemplateRenders(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, tpl := range tpls {
-		subject, body, err := templates.Render(tpl, templates.MessageData{OwnerName: "Ann", Address: "1 Elm St", City: "Columbus", AgentName: "Sam"})
+		subject, body, err := tpl.Render(system.MessageData{OwnerName: "Ann", Address: "1 Elm St", City: "Columbus", AgentName: "Sam"})
 		if err != nil {
 			t.Errorf("%s/%s: %v", tpl.Channel, tpl.Stage, err)
 		}
