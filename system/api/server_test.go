@@ -51,7 +51,7 @@ func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
 	closing := make(chan struct{})
 	t.Cleanup(func() { close(closing) })
 	ts.cfg = api.ServerConfig{
-		Settings: api.Settings{PublicURL: "https://reos.example", Signatures: true, SSEHeartbeat: time.Minute},
+		Settings:   api.Settings{PublicURL: "https://reos.example", Signatures: true, SSEHeartbeat: time.Minute},
 		Properties: props, Users: &fake.UserService{}, Rules: &fake.RuleService{}, Tokens: ts.tokens,
 		Jobs: &fake.JobService{}, Messages: ts.messages, DNC: ts.dnc, Idempotency: &fake.IdempotencyService{},
 		DeadLetters: &fake.DeadLetterService{},
@@ -174,7 +174,9 @@ func TestLiveEventsFollowTheVisibilityRule(t *testing.T) {
 		ts.stream.LessFn = func(a, b string) bool { return a < b }
 	})
 	_, body := ts.do(t, "GET", "/api/v1/sse-events/token", "", 1, system.RoleAgent)
-	var tok struct{ StreamURL string `json:"stream_url"` }
+	var tok struct {
+		StreamURL string `json:"stream_url"`
+	}
 	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.StreamURL == "" {
 		t.Fatalf("stream token: %s", body)
 	}

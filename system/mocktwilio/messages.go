@@ -19,7 +19,6 @@ import (
 	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
-
 // Twilio's test-credential magic numbers
 // (https://www.twilio.com/docs/iam/test-credentials).
 var (
