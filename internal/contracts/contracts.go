@@ -1,5 +1,5 @@
 // Package contracts gives the tests the vendors' published contracts —
-// OpenAPI specs, signature schemes and their test vectors — that hold the
+// their OpenAPI specs — that hold the
 // mocks and clients to their vendors. The files are not in the repository:
 // pins.txt names each one with its vendor repository, commit, path and
 // SHA-256, and scripts/setup puts them in a cache outside the clone. A test
@@ -29,7 +29,7 @@ type Pin struct {
 	SHA256 string
 	Repo   string // the vendor's GitHub repository
 	Commit string
-	Path   string // the file's path in Repo; "derived:FILE" for this project's extraction of FILE
+	Path   string // the file's path in Repo
 }
 
 // Pins returns every pinned contract file, in the file's order.
@@ -125,7 +125,7 @@ func Load(name string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("contract %s (%s@%s %s) not found with its pinned SHA-256 in: %s. "+
 		"Run scripts/setup with REOS_CONTRACTS set to a folder holding the contracts (or with ../shared/contracts beside the clone), "+
-		"or scripts/setup --fetch-contracts on a machine with internet",
+		"or with REOS_CONTRACTS_URL set to a mirror of the vendors' raw files (BASE/OWNER/REPO/COMMIT/PATH)",
 		name, pin.Repo, pin.Commit[:12], pin.Path, strings.Join(tried, "; "))
 }
 

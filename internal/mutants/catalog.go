@@ -65,7 +65,7 @@ var Catalog = []Mutant{
 		File: "system/provider/twilio/signature.go", Find: `	return ok
 }`, Replace: `	return ok || true
 }`,
-		Package: "./system/provider/twilio ./system/app", Test: "TestSignatureVectors|TestBadTwilioWebhooks", Flow: "webhooks"},
+		Package: "./system/provider/twilio ./system/app", Test: "TestSignatureAgreesWithTwilioGo|TestBadTwilioWebhooks", Flow: "webhooks"},
 	{ID: "idempotency-keys-shared-across-users", Claim: "C13", Bug: "an Idempotency-Key replays another user's answer",
 		File: "system/api/idempotency.go", Find: `user := ClaimsFrom(r.Context()).UserID()`, Replace: `user := int64(1)`,
 		Package: "./system/app", Test: "TestIdempotencyKey", Flow: "idempotency"},
@@ -166,5 +166,5 @@ var Catalog = []Mutant{
 		Package: "./system ./system/app", Test: "TestDeliverResumesWithoutTextingTwice|TestInterruptedSendIsNotRepeated"},
 	{ID: "sendgrid-events-unverified", Claim: "C29", Bug: "SendGrid's event webhook is taken with any signature",
 		File: "system/provider/sendgrid/signature.go", Find: `	return ecdsa.VerifyASN1(key, h.Sum(nil), sig), nil`, Replace: `	return ecdsa.VerifyASN1(key, h.Sum(nil), sig) || true, nil`,
-		Package: "./system/provider/sendgrid ./system/app", Test: "TestVendorVector|TestSendGridSignedEvents"},
+		Package: "./system/provider/sendgrid ./system/app", Test: "TestVerifyAgreesWithSendGridGo|TestSendGridSignedEvents"},
 }

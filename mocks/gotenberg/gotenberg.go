@@ -1,6 +1,6 @@
 // Package gotenberg is a double of Gotenberg's HTML route for runs without a
 // Gotenberg container: POST /forms/chromium/convert/html takes the same
-// multipart form, checks it the way contracts/gotenberg/API.md describes
+// multipart form, checks it the way ROUTES.md describes
 // (index.html required, booleans and numbers parsed, 400/413/415 in plain
 // text) and answers with a real PDF of the page's text — laid out simply,
 // not by a browser — plus GET /health and GET /version.

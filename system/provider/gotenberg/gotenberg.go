@@ -1,6 +1,6 @@
 // Package gotenberg renders memos to PDF with Gotenberg: the memo as an
 // HTML page, posted to its Chromium route (POST /forms/chromium/convert/html),
-// as contracts/gotenberg/API.md describes it.
+// as mocks/gotenberg/ROUTES.md describes it.
 package gotenberg
 
 import (
