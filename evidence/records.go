@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/real-estate-os/reos/system/egress"
 )
 
 // Redacted stands where a secret was.
@@ -238,6 +240,32 @@ type EgressAttempt struct {
 func (p *Pack) Egress(spec, name string, a EgressAttempt) (string, error) {
 	b, _ := json.MarshalIndent(a, "", "  ")
 	return p.add("egress", spec, filepath.Join(Egress, fileName(name)+".json"), append(b, '\n'))
+}
+
+// GuardLog records each attempt in the egress guard's log (JSON lines of
+// egress.Attempt, as the product's EGRESS_LOG or a guard's Sink holds
+// them), named prefix-NN-host. expected says which attempts were a drill's
+// (nil: none was). It returns the attempts that were not expected.
+func (p *Pack) GuardLog(spec, prefix string, log []byte, expected func(egress.Attempt) bool) ([]egress.Attempt, error) {
+	var unexpected []egress.Attempt
+	n := 0
+	for _, line := range bytes.Split(log, []byte("\n")) {
+		var a egress.Attempt
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &a) != nil {
+			continue
+		}
+		n++
+		want := expected != nil && expected(a)
+		if !want {
+			unexpected = append(unexpected, a)
+		}
+		_, port, _ := strings.Cut(a.Address, ":")
+		if _, err := p.Egress(spec, fmt.Sprintf("%s-%02d-%s", prefix, n, a.Host), EgressAttempt{Time: a.Time, Host: a.Host, Port: port,
+			Network: a.Network, Source: a.Provider, Refused: !a.Allowed, Expected: want, Detail: a.Reason}); err != nil {
+			return unexpected, err
+		}
+	}
+	return unexpected, nil
 }
 
 // File records any other file (junit.xml, a log) at rel.

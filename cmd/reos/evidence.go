@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -163,20 +161,12 @@ func (d *drillPack) egressDrill(l *drillLog) error {
 // It returns runErr, or the first unexpected egress attempt, once sealed.
 func (d *drillPack) seal(env func(string) (string, bool), logPath string, status map[string]string, start time.Time, runErr error, stdout io.Writer) (err error) {
 	d.flush()
-	sc := bufio.NewScanner(&d.sink)
-	for i := 1; sc.Scan(); i++ {
-		var a egress.Attempt
-		if json.Unmarshal(sc.Bytes(), &a) != nil {
-			continue
-		}
-		if a.Provider != "egress-drill" && runErr == nil { // only the deliberate drill may try to leave
-			runErr = fmt.Errorf("an unexpected attempt to leave the machine: %s to %s", a.Provider, a.Address)
-		}
-		_, port, _ := strings.Cut(a.Address, ":")
-		if _, err := d.pack.Egress(d.spec, fmt.Sprintf("attempt-%02d-%s", i, a.Host), evidence.EgressAttempt{Time: a.Time, Host: a.Host, Port: port,
-			Network: a.Network, Source: a.Provider, Refused: !a.Allowed, Expected: a.Provider == "egress-drill", Detail: a.Reason}); err != nil {
-			return err
-		}
+	unexpected, err := d.pack.GuardLog(d.spec, "attempt", d.sink.Bytes(), func(a egress.Attempt) bool { return a.Provider == "egress-drill" })
+	if err != nil {
+		return err
+	}
+	if len(unexpected) > 0 && runErr == nil { // only the deliberate drill may try to leave
+		runErr = fmt.Errorf("an unexpected attempt to leave the machine: %s to %s", unexpected[0].Provider, unexpected[0].Address)
 	}
 	if b, err := os.ReadFile(logPath); err == nil {
 		if _, err := d.pack.DrillLog(d.spec, "dlq-drill", b); err != nil {
