@@ -94,7 +94,7 @@ var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 			}
 			return out
 		}
-		stream, err := s.API.OpenStream("")
+		stream, err := h.OpenStream(s.API, "")
 		Expect(err).NotTo(HaveOccurred())
 		before := patch(props[0], "before the cut")
 		var last h.Event
@@ -115,7 +115,7 @@ var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 		for i, p := range props[1:] {
 			missed = append(missed, patch(p, fmt.Sprintf("while cut %d", i+1)))
 		}
-		resumed, err := s.API.OpenStream(last.ID)
+		resumed, err := h.OpenStream(s.API, last.ID)
 		Expect(err).NotTo(HaveOccurred())
 		defer resumed.Cut()
 		Eventually(func() []change { return changes(resumed.Events()) }).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/real-estate-os/reos/suites/drill"
 	h "github.com/real-estate-os/reos/suites/harness"
 	"github.com/real-estate-os/reos/system/egress"
 )
@@ -200,55 +201,13 @@ var _ = Describe("08 api features", Label("api"), func() {
 			fmt.Fprintf(&log, "%s  %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 		}
 		step("DLQ drill against %s, %s mode, spec %s", env.Target.URL, env.Target.Mode, s.Key)
-		h.Vendor(env.Phone.Break(context.Background(), p.OwnerPhone), env.Phone.Setting(), "breaking the SMS vendor for one number")
-		mended := false
-		DeferCleanup(func() {
-			if !mended {
-				env.Phone.Mend(context.Background(), p.OwnerPhone)
-			}
-		})
-		step("fault on for %s only: the SMS vendor answers every send to it with 500 (Twilio 20500)", p.OwnerPhone)
-		r, err := s.API.Expect(202, "POST", "/api/v1/communications/sms", map[string]any{"property_id": p.ID, "to": p.OwnerPhone, "body": "DLQ drill " + s.Key})
-		Expect(err).NotTo(HaveOccurred())
-		var sent struct {
-			MessageID string `json:"message_id"`
-		}
-		Expect(r.JSON(&sent)).To(Succeed())
-		step("sms queued: message %s", sent.MessageID)
-		var dead deadLetter
-		Eventually(func(g Gomega) string {
-			list, err := env.Admin.Expect(200, "GET", "/api/v1/dlq", nil)
-			g.Expect(err).NotTo(HaveOccurred())
-			var items struct {
-				Items []deadLetter `json:"items"`
-			}
-			g.Expect(list.JSON(&items)).To(Succeed())
-			for _, it := range items.Items {
-				if it.MessageID == sent.MessageID {
-					dead = it
-					s.Record("dlq-list", list)
-				}
-			}
-			return dead.MessageID
-		}).WithTimeout(60*time.Second).WithPolling(250*time.Millisecond).Should(Equal(sent.MessageID), "the failing send never reached the dead-letter queue")
-		step("dead-lettered: dlq id %d, kind %s, after %d attempts; reason: %s", dead.ID, dead.Kind, dead.Attempts, dead.Reason)
-		Expect(messageStatus(s, p.ID, sent.MessageID)).To(Equal("failed"), "the message of a listed dead letter, before the replay")
-		step("the message shows failed")
-		Expect(env.Phone.Mend(context.Background(), p.OwnerPhone)).To(Succeed())
-		mended = true
-		step("fault cleared for %s", p.OwnerPhone)
-		replay, err := env.Admin.Expect(200, "POST", fmt.Sprintf("/api/v1/dlq/%d/replay", dead.ID), nil)
-		if err != nil && replay != nil && replay.Status == 202 {
-			err = nil
-		}
-		Expect(err).NotTo(HaveOccurred())
-		s.Record("dlq-replay", replay)
-		step("replayed dlq id %d", dead.ID)
-		Eventually(func() string { return messageStatus(s, p.ID, sent.MessageID) }).WithTimeout(30*time.Second).WithPolling(250*time.Millisecond).Should(Equal("delivered"), "the replayed message")
-		step("delivered: message %s", sent.MessageID)
-		step("PASSED: dead-lettered, replayed and delivered")
-		_, err = s.Pack.DrillLog(s.Name, s.Key+"-dlq-drill", log.Bytes())
-		Expect(err).NotTo(HaveOccurred())
+		h.Vendor(env.Phone.Mend(context.Background(), p.OwnerPhone), env.Phone.Setting(), "breaking the SMS vendor for one number")
+		dlq := &drill.DLQ{Sender: s.API, Admin: env.Admin, Vendor: env.Phone, PropertyID: p.ID, OwnerPhone: p.OwnerPhone, Tag: s.Key,
+			Log: step, Record: s.Record}
+		err := dlq.Run(context.Background())
+		_, perr := s.Pack.DrillLog(s.Name, s.Key+"-dlq-drill", log.Bytes())
+		Expect(err).NotTo(HaveOccurred(), "the DLQ drill (its log: dlq/%s-dlq-drill.log)", s.Key)
+		Expect(perr).NotTo(HaveOccurred())
 	})
 
 	It("refuses a connection to a vendor's host before any lookup, and records it", Label("egress", "drill"), func() {
@@ -269,37 +228,3 @@ var _ = Describe("08 api features", Label("api"), func() {
 		Expect(unexpected).To(BeEmpty(), "attempts other than the drill's")
 	})
 })
-
-// deadLetter is a dead letter as GET /api/v1/dlq lists it.
-type deadLetter struct {
-	ID        int64  `json:"id"`
-	MessageID string `json:"message_id"`
-	Kind      string `json:"kind"`
-	Attempts  int    `json:"attempts"`
-	Reason    string `json:"reason"`
-}
-
-// messageStatus is the status of message id in property's threads, as the
-// API shows it ("" when it is not there).
-func messageStatus(s *h.Spec, property int64, id string) string {
-	GinkgoHelper()
-	r, err := s.API.Expect(200, "GET", fmt.Sprintf("/api/v1/communications/threads?property_id=%d", property), nil)
-	Expect(err).NotTo(HaveOccurred())
-	var threads struct {
-		Items []struct {
-			Messages []struct {
-				ID     string `json:"id"`
-				Status string `json:"status"`
-			} `json:"messages"`
-		} `json:"items"`
-	}
-	Expect(r.JSON(&threads)).To(Succeed())
-	for _, t := range threads.Items {
-		for _, m := range t.Messages {
-			if m.ID == id {
-				return m.Status
-			}
-		}
-	}
-	return ""
-}

@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/suites/client"
+	"github.com/real-estate-os/reos/suites/drill"
 )
 
 // drillLog writes each step of the drill with a timestamp.
@@ -24,18 +25,6 @@ func (l *drillLog) step(format string, args ...any) {
 	line := time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + "  " + fmt.Sprintf(format, args...)
 	fmt.Fprintln(l.w, line)
 	fmt.Fprintln(l.out, line)
-}
-
-type deadLetter struct {
-	ID           int64            `json:"id"`
-	MessageID    string           `json:"message_id"`
-	Kind         string           `json:"kind"`
-	Reason       string           `json:"reason"`
-	Attempts     int              `json:"attempts"`
-	Deaths       []map[string]any `json:"x_death"`
-	FirstFailure string           `json:"first_failure"`
-	LastFailure  string           `json:"last_failure"`
-	Replays      int              `json:"replays"`
 }
 
 // runDrill runs the dead-letter drill against a running stack: a provider
@@ -53,7 +42,8 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 	base := fs.String("base-url", def("REOS_BASE_URL", "http://127.0.0.1:8000"), "the running stack (env REOS_BASE_URL)")
 	email := fs.String("email", def("REOS_ADMIN_EMAIL", ""), "an admin's email (env REOS_ADMIN_EMAIL; mock mode: the demo admin)")
 	password := fs.String("password", def("REOS_ADMIN_PASSWORD", ""), "the admin's password (env REOS_ADMIN_PASSWORD)")
-	property := fs.Int("property", 30, "the property whose owner is texted")
+	property := fs.Int64("property", 30, "the property whose owner is texted")
+	control := fs.String("twilio-control", def("REOS_TWILIO_CONTROL_URL", ""), "the SMS vendor's fault controls: mock Twilio or the Twilio double (env REOS_TWILIO_CONTROL_URL; mock mode: found from the stack)")
 	logPath := fs.String("log", def("REOS_DRILL_LOG", "dlq-drill-"+time.Now().UTC().Format("20060102T150405Z")+".log"), "where the drill log goes (env REOS_DRILL_LOG)")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long")
 	withEvidence := fs.Bool("evidence", false, "also write a sealed evidence pack: the drill log, every HTTP exchange as a transcript, and an egress drill (a send to a real vendor host, refused)")
@@ -79,7 +69,8 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	started := time.Now().UTC()
-	c := newClient(strings.TrimRight(*base, "/"))
+	c := &client.Client{Base: strings.TrimRight(*base, "/")}
+	c.HTTP = client.Guarded(c.Base, io.Discard)
 	var pack *drillPack
 	status := map[string]string{}
 	if *withEvidence {
@@ -89,7 +80,11 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 			SMS     string `json:"sms"`
 			Storage string `json:"storage"`
 		}
-		if err := c.do("GET", "/api/v1/status/providers", nil, &status0); err != nil {
+		r, err := c.Expect(200, "GET", "/api/v1/status/providers", nil)
+		if err == nil {
+			err = r.JSON(&status0)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "reos dlq drill: %v\n", err)
 			return 1
 		}
@@ -100,7 +95,7 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 		}
 		pack.attach(c)
 	}
-	err = drill(ctx, l, c, *email, *password, *property)
+	err = drillAt(ctx, l, c, *email, *password, *control, *property)
 	if err == nil && pack != nil {
 		err = pack.egressDrill(l)
 	}
@@ -122,8 +117,12 @@ func runDrill(ctx context.Context, args []string, env func(string) (string, bool
 	return 0
 }
 
-func drill(ctx context.Context, l *drillLog, c *client, email, password string, property int) error {
-	l.step("DLQ drill against %s", c.base)
+// drillAt runs the suite's DLQ drill (package drill) against the stack c
+// calls: as the admin email (the demo admin in mock mode), texting the
+// owner of property, with the SMS vendor's faults at control (in mock mode,
+// found from the stack's status).
+func drillAt(ctx context.Context, l *drillLog, c *client.Client, email, password, control string, property int64) error {
+	l.step("DLQ drill against %s", c.Base)
 	var status struct {
 		AppMode string `json:"app_mode"`
 		Health  map[string]struct {
@@ -131,126 +130,41 @@ func drill(ctx context.Context, l *drillLog, c *client, email, password string, 
 			Endpoint string `json:"endpoint"`
 		} `json:"health"`
 	}
-	if err := c.do("GET", "/api/v1/status/providers?verbose=1", nil, &status); err != nil {
+	r, err := c.Expect(200, "GET", "/api/v1/status/providers?verbose=1", nil)
+	if err == nil {
+		err = r.JSON(&status)
+	}
+	if err != nil {
 		return err
 	}
-	mock := status.Health["sms"].Endpoint
-	if status.AppMode != "mock" || mock == "" {
-		return fmt.Errorf("the drill injects a fault through the mock Twilio's controls: the stack must run in mock mode (it runs %q)", status.AppMode)
+	if control == "" {
+		control = status.Health["sms"].Endpoint
 	}
-	l.step("mode %s; sms provider %s at %s", status.AppMode, status.Health["sms"].Provider, mock)
+	if control == "" {
+		return fmt.Errorf("the stack runs in %s mode with %s for SMS, which has no fault controls: set REOS_TWILIO_CONTROL_URL (--twilio-control) to the Twilio double it talks to", status.AppMode, status.Health["sms"].Provider)
+	}
+	l.step("mode %s; sms provider %s; faults through %s", status.AppMode, status.Health["sms"].Provider, control)
 	if email == "" {
+		if status.AppMode != "mock" {
+			return errors.New("name an admin: REOS_ADMIN_EMAIL and REOS_ADMIN_PASSWORD (the demo admin exists in mock mode only)")
+		}
 		email, password = "admin@example.com", fixtures.DemoPassword
 	}
-	if err := c.login(email, password); err != nil {
-		return fmt.Errorf("admin login as %s: %w", email, err)
+	if err := c.Login(email, password); err != nil {
+		return fmt.Errorf("admin login: %w", err)
 	}
 	l.step("logged in as %s", email)
-
 	var p struct {
 		OwnerPhone string `json:"owner_phone"`
 	}
-	if err := c.do("GET", fmt.Sprintf("/api/v1/properties/%d", property), nil, &p); err != nil {
+	r, err = c.Expect(200, "GET", fmt.Sprintf("/api/v1/properties/%d", property), nil)
+	if err == nil {
+		err = r.JSON(&p)
+	}
+	if err != nil {
 		return err
 	}
-	// The fault is scoped to the owner's number: texts to anyone else,
-	// a parallel run's included, go through.
-	scope := mock + "/mock/faults?to=" + url.QueryEscape(p.OwnerPhone)
-	if err := c.do("PUT", scope, map[string]any{"error_probability": 1}, nil); err != nil {
-		return err
-	}
-	cleared := false
-	clear := func() error { return c.do("DELETE", scope, nil, nil) }
-	defer func() {
-		if !cleared {
-			clear()
-			l.step("fault cleared (on the way out)")
-		}
-	}()
-	l.step("fault on for %s only: the mock Twilio answers every send to it with 500 (Twilio error 20500)", p.OwnerPhone)
-
-	run := time.Now().UTC().Format("20060102T150405.000Z")
-	var sent struct {
-		MessageID string `json:"message_id"`
-	}
-	if err := c.do("POST", "/api/v1/communications/sms", map[string]any{"property_id": property, "to": p.OwnerPhone, "body": "DLQ drill " + run},
-		&sent, "Idempotency-Key", "dlq-drill-"+run); err != nil {
-		return err
-	}
-	l.step("sms queued: message %s to the owner of property %d", sent.MessageID, property)
-
-	var dead deadLetter
-	if err := poll(ctx, func() (bool, error) {
-		var list struct{ Items []deadLetter }
-		if err := c.do("GET", "/api/v1/dlq", nil, &list); err != nil {
-			return false, err
-		}
-		for _, d := range list.Items {
-			if d.MessageID == sent.MessageID {
-				dead = d
-				return true, nil
-			}
-		}
-		return false, nil
-	}); err != nil {
-		return fmt.Errorf("waiting for the dead letter: %w", err)
-	}
-	l.step("dead-lettered: dlq id %d, kind %s, after %d attempts; first failure %s, last %s; reason: %s",
-		dead.ID, dead.Kind, dead.Attempts, dead.FirstFailure, dead.LastFailure, dead.Reason)
-	for _, x := range dead.Deaths {
-		l.step("  x-death: queue %v, reason %v, count %v", x["queue"], x["reason"], x["count"])
-	}
-	if err := clear(); err != nil {
-		return err
-	}
-	cleared = true
-	l.step("fault cleared")
-	if err := c.do("POST", fmt.Sprintf("/api/v1/dlq/%d/replay", dead.ID), nil, nil); err != nil {
-		return err
-	}
-	l.step("replayed dlq id %d", dead.ID)
-
-	var final string
-	if err := poll(ctx, func() (bool, error) {
-		var threads struct {
-			Items []struct {
-				Messages []struct {
-					ID         string `json:"id"`
-					Status     string `json:"status"`
-					ProviderID string `json:"provider_id"`
-				} `json:"messages"`
-			}
-		}
-		if err := c.do("GET", fmt.Sprintf("/api/v1/communications/threads?property_id=%d", property), nil, &threads); err != nil {
-			return false, err
-		}
-		for _, t := range threads.Items {
-			for _, m := range t.Messages {
-				if m.ID == sent.MessageID {
-					final = m.Status + " (" + m.ProviderID + ")"
-					return m.Status == "delivered", nil
-				}
-			}
-		}
-		return false, nil
-	}); err != nil {
-		return fmt.Errorf("waiting for delivery after the replay (last seen %s): %w", final, err)
-	}
-	l.step("delivered: message %s is %s", sent.MessageID, final)
-	l.step("PASSED: dead-lettered, replayed and delivered")
-	return nil
-}
-
-func poll(ctx context.Context, fn func() (bool, error)) error {
-	for {
-		ok, err := fn()
-		if err != nil || ok {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	d := &drill.DLQ{Sender: c, Admin: c, Vendor: drill.TwilioFaults{URL: strings.TrimRight(control, "/"), HTTP: c}, PropertyID: property,
+		OwnerPhone: p.OwnerPhone, Tag: time.Now().UTC().Format("20060102T150405.000Z"), Log: l.step, Wait: 3 * time.Minute}
+	return d.Run(ctx)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/suites/client"
 	"github.com/real-estate-os/reos/system/egress"
 )
 
@@ -120,14 +121,15 @@ func newDrillPack(root, mode string) (*drillPack, error) {
 
 // attach records c's exchanges and makes c dial through an egress guard
 // that allows loopback and the stack's own host.
-func (d *drillPack) attach(c *client) {
-	d.base = c.base
+func (d *drillPack) attach(c *client.Client) {
+	d.base = c.Base
 	d.guard = &egress.Guard{Sink: &d.sink}
-	if u, err := url.Parse(c.base); err == nil {
+	if u, err := url.Parse(c.Base); err == nil {
 		d.guard.Allow = append(d.guard.Allow, strings.ToLower(u.Hostname()))
 	}
-	c.http = d.guard.HTTPClient("reos-dlq-drill", 15*time.Second)
-	c.record = func(req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
+	c.HTTP = d.guard.HTTPClient("reos-dlq-drill", 15*time.Second)
+	c.Seen = func(r *client.Response) {
+		req, reqBody, res, resBody := r.Request, r.RequestBody, r.Raw, r.Body
 		key := strings.ToLower(req.Method) + "-" + strings.Trim(strings.ReplaceAll(req.URL.Path, "/", "-"), "-")
 		times := 1
 		if d.pending != nil && d.pending.key == key && req.Method == http.MethodGet {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/real-estate-os/reos/suites/client"
 )
 
 // clientHello captures the first bytes a TLS client sends for name.
@@ -73,7 +75,7 @@ func TestUnexpectedEgressFailsTheDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.attach(newClient("http://127.0.0.1:1"))
+	d.attach(&client.Client{Base: "http://127.0.0.1:1"})
 	d.guard.Resolve("reos-dlq-drill", "tcp", "api.sendgrid.com:443") // refused and logged to the sink
 	env := func(string) (string, bool) { return "", false }
 	err = d.seal(env, "/nonexistent.log", nil, time.Now(), nil, io.Discard)

@@ -27,7 +27,7 @@ type Stream struct {
 
 // OpenStream connects to the live updates as c's user, resuming after
 // lastID when it is set (Last-Event-ID).
-func (c *Client) OpenStream(lastID string) (*Stream, error) {
+func OpenStream(c *Client, lastID string) (*Stream, error) {
 	r, err := c.Expect(200, "GET", "/api/v1/sse-events/token", nil)
 	if err != nil {
 		return nil, err
