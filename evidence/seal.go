@@ -39,6 +39,20 @@ type Flow struct {
 	Files    []string      `json:"files,omitempty"` // inside the pack
 }
 
+// FlowOutcome is the one rule for a flow's outcome, folding in one more
+// spec's: a flow fails when any of its specs failed, passes when some
+// passed and none failed, and is skipped when every spec was (start from
+// "skipped").
+func FlowOutcome(flow, spec string) string {
+	switch {
+	case spec == "failed" || flow == "failed":
+		return "failed"
+	case spec == "passed":
+		return "passed"
+	}
+	return flow
+}
+
 // Facts are what the manifest says about the run.
 type Facts struct {
 	Commit    string            `json:"commit"`

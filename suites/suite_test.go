@@ -14,19 +14,15 @@
 package suites_test
 
 import (
-	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
@@ -95,120 +91,20 @@ var _ = ReportAfterEach(func(s SpecReport) {
 	if r := []rune(failure); len(r) > 300 {
 		failure = string(r[:300]) + "…"
 	}
-	env.Target.Report(progress.Line{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: outcomeOf(s.State),
+	env.Target.Report(progress.Line{Flow: s.ContainerHierarchyTexts[0], Spec: s.LeafNodeText, Outcome: harness.Outcome(s.State),
 		Seconds: s.RunTime.Seconds(), Failure: failure})
 })
 
 // The pack is sealed once every process is done: JUnit with each spec's
-// evidence attached, the flows' outcomes and wall times, signed.
+// evidence attached, the flows' outcomes and wall times, signed, verified
+// and checked for the run's secrets.
 var _ = ReportAfterSuite("evidence pack", func(r Report) {
 	if first == nil {
 		return
 	}
-	pack, err := evidence.Open(first.Pack)
+	sealed, err := harness.Seal(first, &r)
 	Expect(err).NotTo(HaveOccurred())
-	records, _ := pack.Records()
-	filesOf := map[string][]string{}
-	for _, rec := range records {
-		filesOf[rec.Spec] = append(filesOf[rec.Spec], rec.File)
-	}
-	flows := map[string]*evidence.Flow{}
-	var order []string
-	counts := map[string]int{}
-	var skipped []evidence.Skip
-	for i, s := range r.SpecReports {
-		if s.LeafNodeType != types.NodeTypeIt {
-			continue
-		}
-		outcome := outcomeOf(s.State)
-		counts[outcome]++
-		if outcome == "skipped" {
-			reason := strings.Join(strings.Fields(s.Failure.Message), " ")
-			if reason == "" {
-				reason = "not selected (--focus or --label-filter)"
-			}
-			skipped = append(skipped, evidence.Skip{Spec: s.FullText(), Reason: reason})
-		}
-		files := filesOf[s.FullText()]
-		var attach strings.Builder
-		for _, f := range files { // relative to the pack, where junit.xml is
-			fmt.Fprintf(&attach, "[[ATTACHMENT|%s]]\n", f)
-		}
-		r.SpecReports[i].CapturedStdOutErr += attach.String()
-		name := s.ContainerHierarchyTexts[0]
-		f := flows[name]
-		if f == nil {
-			f = &evidence.Flow{Name: name, Outcome: "skipped"}
-			flows[name] = f
-			order = append(order, name)
-		}
-		f.Duration += s.RunTime
-		f.Files = append(f.Files, files...)
-		switch {
-		case outcome == "failed" || f.Outcome == "failed":
-			f.Outcome = "failed"
-		case outcome == "passed":
-			f.Outcome = "passed"
-		}
-	}
-	slices.Sort(order)
-	races, err := harness.AttachVerdict(pack, os.Getenv)
-	Expect(err).NotTo(HaveOccurred())
-	tmp, err := os.MkdirTemp("", "reos-junit-")
-	Expect(err).NotTo(HaveOccurred())
-	defer os.RemoveAll(tmp)
-	Expect(reporters.GenerateJUnitReportWithConfig(r, filepath.Join(tmp, "junit.xml"), reporters.JunitReportConfig{})).To(Succeed())
-	junit, err := os.ReadFile(filepath.Join(tmp, "junit.xml"))
-	Expect(err).NotTo(HaveOccurred())
-	// Code locations and trace paths relative to the clone: the pack does
-	// not carry the paths of the machine that ran it.
-	if wd, err := os.Getwd(); err == nil {
-		junit = bytes.ReplaceAll(junit, []byte(filepath.Dir(wd)+string(filepath.Separator)), nil)
-	}
-	_, err = pack.File("suite", "junit.xml", junit)
-	Expect(err).NotTo(HaveOccurred())
-
-	key, ephemeral, err := evidence.SigningKey(os.LookupEnv)
-	Expect(err).NotTo(HaveOccurred())
-	commit, dirty := evidence.Git()
-	versions := evidence.Versions(os.LookupEnv)
-	if first.Mode == "production" {
-		delete(versions, "Mailpit") // production mode's mail goes to SendGrid (or its double)
-	}
-	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: first.Mode, Providers: first.Providers, Versions: versions,
-		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: first.Config, EphemeralKey: ephemeral,
-		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv)}
-	summary := &strings.Builder{}
-	fmt.Fprintf(summary, "\nreos flows, %s mode:\n", first.Mode)
-	for _, name := range order {
-		facts.Flows = append(facts.Flows, *flows[name])
-		fmt.Fprintf(summary, "  %-7s %-34s %6.1fs\n", strings.ToUpper(flows[name].Outcome), name, flows[name].Duration.Seconds())
-	}
-	Expect(pack.Seal(facts, key)).To(Succeed())
-	report, err := evidence.Verify(pack.Dir, key.Public().(ed25519.PublicKey))
-	Expect(err).NotTo(HaveOccurred())
-	Expect(report.OK()).To(BeTrue(), "the pack just sealed does not verify:\n%s", report)
-	leaks, err := evidence.Leaks(pack.Dir, first.AdminPassword, first.WebhookSecret)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(leaks).To(BeEmpty(), "the pack holds the run's secrets")
-	fmt.Fprintf(summary, "evidence pack: %s (%d files, verified)\n", pack.Dir, report.Files)
-	Expect(first.Report(progress.Line{Pack: pack.Dir})).To(Succeed())
-	if ephemeral {
-		fmt.Fprintf(summary, "signed with a key made for this run (set EVIDENCE_SIGNING_KEY to sign with yours); its public key is %s\n",
-			filepath.Join(pack.Dir, evidence.PublicKeyFile))
-	}
-	os.WriteFile(filepath.Join(filepath.Dir(filepath.Dir(pack.Dir)), "summary-"+first.Mode+".txt"), []byte(summary.String()), 0o644)
-	fmt.Fprint(os.Stdout, summary.String())
+	fmt.Fprint(os.Stdout, sealed.Summary)
 	// Last, once the pack is sealed and reported: it holds the reports.
-	Expect(races).To(BeZero(), "the race detector reported %d data races (in %s)", races, filepath.Join(pack.Dir, harness.Verdict, "race"))
+	Expect(sealed.Races).To(BeZero(), "the race detector reported %d data races (in %s)", sealed.Races, filepath.Join(sealed.Dir, harness.Verdict, "race"))
 })
-
-func outcomeOf(s types.SpecState) string {
-	switch s {
-	case types.SpecStatePassed:
-		return "passed"
-	case types.SpecStateSkipped, types.SpecStatePending:
-		return "skipped"
-	}
-	return "failed"
-}

@@ -87,12 +87,7 @@ func (r *modeResult) add(p progress.Line) (*flowResult, bool) {
 	f := r.flow(p.Flow)
 	f.Specs++
 	f.Seconds += p.Seconds
-	switch {
-	case p.Outcome == "failed" || f.Outcome == "failed":
-		f.Outcome = "failed"
-	case p.Outcome == "passed":
-		f.Outcome = "passed"
-	}
+	f.Outcome = evidence.FlowOutcome(f.Outcome, p.Outcome)
 	if p.Outcome == "failed" {
 		f.Failures = append(f.Failures, p.Spec+": "+p.Failure)
 	}
