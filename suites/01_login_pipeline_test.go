@@ -9,44 +9,61 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mxschmitt/playwright-go"
+
 	h "github.com/real-estate-os/reos/suites/harness"
 )
 
-var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func() {
-	It("signs in, refuses a wrong password, locks out a guesser with Retry-After, and shows the spec's pipeline that a second tab sees move", func() {
-		s := env.NewSpec("login")
-		stages := []string{"new", "new", "contacted", "qualified", "offer", "under_contract", "closed", "dead"}
-		count, total := map[string]int{}, map[string]int64{}
-		var props []*h.Property
+var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), Ordered, ContinueOnFailure, func() {
+	// One user's board of eight properties, one signed-in tab, and a
+	// guesser's address, shared by the Its in order; each It proves one
+	// thing and fails on its own.
+	var (
+		s        *h.Spec
+		props    []*h.Property
+		count    map[string]int
+		total    map[string]int64
+		tabA     playwright.Page
+		ip       string
+		wait     int
+		lockedAt time.Time
+	)
+	stages := []string{"new", "new", "contacted", "qualified", "offer", "under_contract", "closed", "dead"}
+	BeforeAll(func() {
+		s = env.NewSpec("login")
+		count, total = map[string]int{}, map[string]int64{}
 		for i, st := range stages {
 			p := s.CreateProperty(i+1, h.NewProperty{Stage: st, PriceDollars: int64(150_000 + 25_000*i)})
 			props = append(props, p)
 			count[st]++
 			total[st] += int64(150_000 + 25_000*i)
 		}
+		tabA = s.NewPage()
+	})
+	AfterEach(func() { s.ShootFailure() })
 
-		tabA := s.NewPage()
+	It("sends an anonymous visit to the login page, and refuses a wrong password inline", func() {
 		_, err := tabA.Goto(s.Target.URL + "/")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tabA.URL()).To(ContainSubstring("/login"), "an anonymous visit lands on the login page")
-
-		By("a wrong password is refused inline")
 		h.Must(tabA.Locator(h.TestID("login-email")).Fill(s.Email), "fill")
 		h.Must(tabA.Locator(h.TestID("login-password")).Fill("not the password"), "fill")
 		h.Must(tabA.Locator(h.TestID("login-submit")).Click(), "submit")
 		Expect(h.Text(tabA, h.TestID("login-error"))).To(ContainSubstring("Wrong email or password"))
+	})
 
-		By("the right one opens the board of the spec's properties")
+	It("signs in to a board of exactly the user's properties, each column's count and total list value right", func() {
 		s.SignIn(tabA)
 		for _, st := range []string{"new", "contacted", "qualified", "offer", "under_contract", "closed", "dead"} {
 			Expect(h.Text(tabA, h.TestID("count-"+st))).To(Equal(strconv.Itoa(count[st])), "the %s column's count", st)
 			Expect(dollars(h.Text(tabA, h.TestID("total-"+st)))).To(Equal(total[st]), "the %s column's total list value", st)
 		}
 		Expect(tabA.Locator(".card").Count()).To(Equal(len(stages)), "the board shows exactly the spec's properties")
+	})
 
-		By("a move persists and a second tab sees it live")
+	It("persists a move that a second tab sees live", func() {
 		tabB := s.NewPage()
-		_, err = tabB.Goto(s.Board())
+		_, err := tabB.Goto(s.Board())
 		Expect(err).NotTo(HaveOccurred())
 		h.WaitFor(tabB, `[data-testid="connection"][data-state="live"]`, 15*time.Second, "the second tab, live")
 		moving := props[0]
@@ -60,22 +77,29 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		Expect(err).NotTo(HaveOccurred())
 		h.WaitFor(tabA, card, 10*time.Second, "the move after a reload")
 		Expect(s.Property(moving.ID).Stage).To(Equal("contacted"), "the API's stage after the move")
+	})
+
+	It("refuses a stage jump the pipeline does not allow, and writes nothing", func() {
+		moving := props[0]
+		before := s.Property(moving.ID).Stage
 		jump, err := s.API.Do("PATCH", fmt.Sprintf("/api/v1/properties/%d", moving.ID), map[string]string{"stage": "closed"})
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("stage-jump-422", jump)
-		Expect(jump.Status).To(Equal(422), "a jump from contacted to closed: %s", jump)
-		Expect(s.Property(moving.ID).Stage).To(Equal("contacted"), "the refused jump was written")
+		Expect(jump.Status).To(Equal(422), "a jump from %s to closed: %s", before, jump)
+		Expect(s.Property(moving.ID).Stage).To(Equal(before), "the refused jump was written")
+	})
 
-		By("a guesser is locked out after ten tries a minute, and the page says how long to wait")
-		ip := h.OtherIP()
+	It("locks out a guesser after ten tries a minute, and the page says how long to wait", func() {
+		ip = h.OtherIP()
 		guesser := s.NewStranger(ip)
-		_, err = guesser.Goto(s.Target.URL + "/login")
+		defer guesser.Close()
+		_, err := guesser.Goto(s.Target.URL + "/login")
 		Expect(err).NotTo(HaveOccurred())
 		// Ten tries a minute, one coming back every 6 s: on a slow machine
 		// the tries themselves take long enough for some to come back, so
 		// the guesser keeps going until locked out, and the count it took
 		// is held to what the limit allows in that time.
-		locked, lockedAt, started, tries := false, time.Time{}, time.Now(), 0
+		locked, started, tries := false, time.Now(), 0
 		for try := 1; try <= 40 && !locked; try++ {
 			tries = try
 			h.Must(guesser.Locator(h.TestID("login-email")).Fill("nobody-"+s.Key+"@suite.example.com"), "fill")
@@ -91,11 +115,13 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		Expect(locked).To(BeTrue(), "%d wrong passwords from one address in %v were never locked out", tries, lockedAt.Sub(started).Round(time.Second))
 		Expect(tries).To(BeNumerically("<=", allowed), "locked out only after %d wrong passwords in %v (ten a minute allow %d)", tries, lockedAt.Sub(started).Round(time.Second), allowed)
 		attr, _ := guesser.Locator(h.TestID("login-error")).GetAttribute("data-retry-after")
-		wait, err := strconv.Atoi(attr)
+		wait, err = strconv.Atoi(attr)
 		Expect(wait, err).To(BeNumerically(">", 0), "data-retry-after")
 		Expect(h.Text(guesser, h.TestID("login-error"))).To(MatchRegexp(`Wait \d+ s`))
+	})
 
-		By("the lockout holds for the address through the API too, even with the right password")
+	It("holds the lockout for the address through the API too, even with the right password", func() {
+		Expect(ip).NotTo(BeEmpty(), "no lockout to hold: the guesser's spec did not lock its address out")
 		api := &h.Client{Base: s.Target.URL, IP: ip}
 		login := func(password string) *h.Response {
 			r, err := api.Do("POST", "/api/v1/auth/login", map[string]string{"email": s.Email, "password": password})
@@ -126,8 +152,9 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), func
 		Expect(r.Status).To(Equal(429), "the API from the locked-out address, %s after a lockout announced as %d s: %s",
 			time.Since(lockedAt).Round(time.Millisecond), wait, r)
 		Expect(r.Header.Get("Retry-After")).To(MatchRegexp(`^\d+$`))
-		guesser.Close()
+	})
 
+	It("raises no page errors, console errors or CSP violations on the way", func() {
 		Expect(s.PageProblems()).To(BeEmpty())
 	})
 })

@@ -21,74 +21,96 @@ type memoJob struct {
 	MemoURL string `json:"memo_url"`
 }
 
-var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), func() {
-	It("renders the same PDF bytes for two requests, replays a key, refuses a changed request under a used key, and shows the memo in the viewer", func() {
-		s := env.NewSpec("memo")
-		p := s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
-		other := s.CreateProperty(2, h.NewProperty{})
-		generate := func(key string, id int64) (*h.Response, memoJob) {
-			GinkgoHelper()
-			r, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": id}, "Idempotency-Key", key)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(r.Status).To(BeElementOf(200, 201, 202), "generate: %s", r)
-			var j memoJob
-			Expect(r.JSON(&j)).To(Succeed())
-			return r, j
-		}
-		wait := func(id string) memoJob {
-			GinkgoHelper()
-			var j memoJob
-			Eventually(func(g Gomega) string {
-				r, err := s.API.Expect(200, "GET", "/api/v1/jobs/"+id, nil)
-				g.Expect(err).NotTo(HaveOccurred())
-				g.Expect(r.JSON(&j)).To(Succeed())
-				return j.Status
-			}).WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(BeElementOf("done", "failed"), "job %s", id)
-			Expect(j.Status).To(Equal("done"), "job %s failed: %s", id, j.Error)
-			return j
-		}
-		first, second := s.Key+"-a", s.Key+"-b"
-		r1, j1 := generate(first, p.ID)
+var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Ordered, ContinueOnFailure, func() {
+	// One user's two properties; the memo jobs of the first It (two
+	// requests, one PDF) are what the later Its read.
+	var (
+		s        *h.Spec
+		p, other *h.Property
+		j1, j2   memoJob
+	)
+	generate := func(key string, id int64) (*h.Response, memoJob) {
+		GinkgoHelper()
+		r, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": id}, "Idempotency-Key", key)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Status).To(BeElementOf(200, 201, 202), "generate: %s", r)
+		var j memoJob
+		Expect(r.JSON(&j)).To(Succeed())
+		return r, j
+	}
+	wait := func(id string) memoJob {
+		GinkgoHelper()
+		var j memoJob
+		Eventually(func(g Gomega) string {
+			r, err := s.API.Expect(200, "GET", "/api/v1/jobs/"+id, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(r.JSON(&j)).To(Succeed())
+			return j.Status
+		}).WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(BeElementOf("done", "failed"), "job %s", id)
+		Expect(j.Status).To(Equal("done"), "job %s failed: %s", id, j.Error)
+		return j
+	}
+	rendered := func() {
+		GinkgoHelper()
+		Expect(j1.SHA256).NotTo(BeEmpty(), "no rendered memo to read: the first spec of this flow did not render one")
+	}
+	BeforeAll(func() {
+		s = env.NewSpec("memo")
+		p = s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
+		other = s.CreateProperty(2, h.NewProperty{})
+	})
+	AfterEach(func() { s.ShootFailure() })
+
+	It("renders the same PDF bytes for two requests made in different seconds", func() {
+		r1, j := generate(s.Key+"-a", p.ID)
 		s.Record("memo-generate", r1)
-		j1 = wait(j1.ID)
+		first := wait(j.ID)
 		// The second rendering starts in a later second than the first
 		// ended (PDF dates have whole seconds): a clock-stamped memo differs.
 		done := time.Now()
 		Eventually(func() int64 { return time.Now().Unix() }).WithTimeout(3 * time.Second).WithPolling(20 * time.Millisecond).Should(BeNumerically(">", done.Unix()))
-		_, j2 := generate(second, p.ID)
-		Expect(j2.ID).NotTo(Equal(j1.ID), "two keys, two jobs")
-		j2 = wait(j2.ID)
-		Expect(j1.SHA256).To(HaveLen(64))
-		if j2.SHA256 != j1.SHA256 {
-			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, j1, j2))
+		_, j = generate(s.Key+"-b", p.ID)
+		Expect(j.ID).NotTo(Equal(first.ID), "two keys, two jobs")
+		second := wait(j.ID)
+		Expect(first.SHA256).To(HaveLen(64))
+		if second.SHA256 != first.SHA256 {
+			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, first, second))
 		}
+		j1, j2 = first, second
+	})
 
-		By("the same key replays the same job; a changed request under it is refused")
-		replay, jr := generate(first, p.ID)
+	It("replays the job for a request sent again under its key, and refuses a changed request under it", func() {
+		key := s.Key + "-c"
+		_, j := generate(key, p.ID)
+		replay, jr := generate(key, p.ID)
 		s.Record("memo-idempotent-replay", replay)
 		Expect(replay.Header.Get("Idempotent-Replayed")).To(Equal("true"))
-		Expect(jr.ID).To(Equal(j1.ID))
-		conflict, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": other.ID}, "Idempotency-Key", first)
+		Expect(jr.ID).To(Equal(j.ID), "the replayed job")
+		conflict, err := s.API.Do("POST", "/api/v1/jobs/memo/generate", map[string]int64{"property_id": other.ID}, "Idempotency-Key", key)
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("memo-idempotency-conflict-422", conflict)
 		Expect(conflict.Status).To(Equal(422), "a changed body under a used key: %s", conflict)
+	})
 
-		By("another user is not shown the job, nor its memo's URL")
+	It("shows another user neither the job nor its memo's URL", func() {
+		_, j := generate(s.Key+"-d", p.ID)
 		stranger := env.NewSpec("memo-other")
-		theirs, err := stranger.API.Do("GET", "/api/v1/jobs/"+j1.ID, nil)
+		theirs, err := stranger.API.Do("GET", "/api/v1/jobs/"+j.ID, nil)
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("memo-job-other-user-404", theirs)
 		Expect(theirs.Status).To(Equal(404), "another user asking for the spec's job: %s", theirs)
 		Expect(string(theirs.Body)).NotTo(ContainSubstring("X-Amz-Signature"), "another user was given the memo's presigned URL")
+	})
 
-		By("the PDF behind the presigned URL is the one hashed, valid, and says what the property is")
+	It("stores the PDF it hashed, valid, saying what the property is", func() {
+		rendered()
 		var pdf []byte
 		for i, j := range []memoJob{j1, j2} {
 			r, err := (&h.Client{HTTP: s.API.HTTP}).Expect(200, "GET", j.MemoURL, nil)
 			Expect(err).NotTo(HaveOccurred())
 			sum := sha256.Sum256(r.Body)
 			Expect(hex.EncodeToString(sum[:])).To(Equal(j.SHA256), "the stored PDF's SHA-256")
-			_, err = s.Pack.Hash(s.Name, fmt.Sprintf("memo-%s-job%d.pdf", s.Key, i+1), r.Body)
+			_, err = s.Pack.Hash(s.Name(), fmt.Sprintf("memo-%s-job%d.pdf", s.Key, i+1), r.Body)
 			Expect(err).NotTo(HaveOccurred())
 			pdf = r.Body
 		}
@@ -100,17 +122,22 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), func
 			usd(p.ListPriceCents), usd(p.ARVCents), usd(p.RehabCents), usd(p.ARVCents - p.ListPriceCents - p.RehabCents), usd(p.MonthlyRentCents)} {
 			Expect(text).To(ContainSubstring(want), "the memo's text (pdftotext) lacks %q", want)
 		}
+	})
 
-		By("the viewer shows its pages and its hash")
+	It("shows every page of the memo and its hash in the viewer", func() {
+		rendered()
 		page := s.NewPage()
 		s.SignIn(page)
-		_, err = page.Goto(s.Target.URL + "/memos/" + j1.ID)
+		_, err := page.Goto(s.Target.URL + "/memos/" + j1.ID)
 		Expect(err).NotTo(HaveOccurred())
 		h.WaitFor(page, h.TestID("memo-viewer"), 10*time.Second, "the memo viewer")
 		Expect(h.Text(page, h.TestID("memo-sha"))).To(Equal(j1.SHA256))
 		Expect(h.Eval(page, `() => [...document.querySelectorAll('[data-testid="memo-page"]')].every((i) => i.complete && i.naturalWidth > 500)`, 20*time.Second)).
 			To(BeTrue(), "the viewer does not show every page of the memo")
 		s.Shot(page, "memo_pdf_viewer.png", true) // the whole memo, every page, not the first screenful
+	})
+
+	It("raises no page errors, console errors or CSP violations on the way", func() {
 		Expect(s.PageProblems()).To(BeEmpty())
 	})
 })

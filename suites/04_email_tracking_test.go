@@ -57,7 +57,7 @@ var _ = Describe("04 email tracking", Label("email", "ui"), func() {
 		h.Must(rendering.SetContent(mail.ReaderView()), "render the email as a reader sees it")
 		png, err := rendering.Screenshot(playwright.PageScreenshotOptions{FullPage: playwright.Bool(true)})
 		Expect(err).NotTo(HaveOccurred())
-		_, err = s.Pack.Email(s.Name, env.Mail.Name()+"_email", mail.EML, png)
+		_, err = s.Pack.Email(s.Name(), env.Mail.Name()+"_email", mail.EML, png)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.PageProblems()).To(BeEmpty())
 	})

@@ -52,7 +52,7 @@ var _ = Describe("06 portfolio export", Label("portfolio", "export", "csv"), fun
 		Expect(totals).To(HaveKeyWithValue("rehab", rehab))
 		Expect(totals).To(HaveKeyWithValue("monthly_rent", rent))
 		Expect(totals).To(HaveKeyWithValue("equity", arv-price-rehab))
-		hash, err := s.Pack.Hash(s.Name, "portfolio-"+s.Key+".csv", r.Body)
+		hash, err := s.Pack.Hash(s.Name(), "portfolio-"+s.Key+".csv", r.Body)
 		Expect(err).NotTo(HaveOccurred())
 		again, err := s.API.Expect(200, "GET", "/api/v1/portfolio/export.csv?tag="+s.Key, nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -112,7 +112,7 @@ var _ = Describe("06 portfolio export", Label("portfolio", "export", "csv"), fun
 		for col, v := range want {
 			Expect(float64(totals[col])).To(BeNumerically("~", float64(v), math.Abs(float64(v))*0.005), "the %s total (fixtures: %d cents)", col, v)
 		}
-		_, err = s.Pack.Hash(s.Name, "portfolio-seed.csv", csvr.Body)
+		_, err = s.Pack.Hash(s.Name(), "portfolio-seed.csv", csvr.Body)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Count(string(csvr.Body), "\r\n")).To(Equal(n+2), "RFC 4180 CRLF rows")
 	})

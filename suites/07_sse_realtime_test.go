@@ -42,7 +42,7 @@ var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 		}
 		dist, _ := json.MarshalIndent(map[string]any{"what": "a stage move in tab A until tab B shows it (ms), sorted", "samples_ms": ms,
 			"median_ms": ms[len(ms)/2], "max_ms": ms[len(ms)-1], "budget_ms": 2000}, "", "  ")
-		_, err = s.Pack.File(s.Name, filepath.Join(evidence.APITests, s.Key+"-tab-to-tab-latency.json"), append(dist, '\n'))
+		_, err = s.Pack.File(s.Name(), filepath.Join(evidence.APITests, s.Key+"-tab-to-tab-latency.json"), append(dist, '\n'))
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("tab A → tab B", fmt.Sprintf("median %v, max %v over %d moves", median.Round(time.Millisecond), worst.Round(time.Millisecond), len(samples)))
 		Expect(median).To(BeNumerically("<", 2*time.Second), "the median change took %v to reach tab B (samples %v)", median, samples)
@@ -129,7 +129,7 @@ var _ = Describe("07 sse realtime", Label("sse", "realtime", "ui"), func() {
 			return slices.ContainsFunc(resumed.Events(), func(e h.Event) bool { return e.Type == "ping" })
 		}).WithTimeout(3*env.Target.Heartbeat+5*time.Second).WithPolling(100*time.Millisecond).Should(BeTrue(), "no heartbeat (ping) within three heartbeat intervals")
 		transcript := "# the stream before the cut\n" + first + "\n# reconnected with Last-Event-ID: " + last.ID + "\n" + resumed.Transcript()
-		_, err = s.Pack.File(s.Name, filepath.Join(evidence.APITests, s.Key+"-sse-resume.txt"), []byte(transcript))
+		_, err = s.Pack.File(s.Name(), filepath.Join(evidence.APITests, s.Key+"-sse-resume.txt"), []byte(transcript))
 		Expect(err).NotTo(HaveOccurred())
 	})
 })

@@ -205,7 +205,7 @@ var _ = Describe("08 api features", Label("api"), func() {
 		dlq := &drill.DLQ{Sender: s.API, Admin: env.Admin, Vendor: env.Phone, PropertyID: p.ID, OwnerPhone: p.OwnerPhone, Tag: s.Key,
 			Log: step, Record: s.Record}
 		err := dlq.Run(context.Background())
-		_, perr := s.Pack.DrillLog(s.Name, s.Key+"-dlq-drill", log.Bytes())
+		_, perr := s.Pack.DrillLog(s.Name(), s.Key+"-dlq-drill", log.Bytes())
 		Expect(err).NotTo(HaveOccurred(), "the DLQ drill (its log: dlq/%s-dlq-drill.log)", s.Key)
 		Expect(perr).NotTo(HaveOccurred())
 	})
@@ -223,7 +223,7 @@ var _ = Describe("08 api features", Label("api"), func() {
 		var blocked *egress.BlockedError
 		Expect(errors.As(err, &blocked)).To(BeTrue(), "a request to api.twilio.com was not refused by the guard: %v", err)
 		Expect(sink.String()).To(ContainSubstring("api.twilio.com"))
-		unexpected, err := s.Pack.GuardLog(s.Name, s.Key, sink.Bytes(), func(a egress.Attempt) bool { return a.Provider == "egress-drill" })
+		unexpected, err := s.Pack.GuardLog(s.Name(), s.Key, sink.Bytes(), func(a egress.Attempt) bool { return a.Provider == "egress-drill" })
 		Expect(err).NotTo(HaveOccurred())
 		Expect(unexpected).To(BeEmpty(), "attempts other than the drill's")
 	})

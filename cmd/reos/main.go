@@ -18,10 +18,14 @@ import (
 
 	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/internal/containers"
+	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 )
 
+// command is one entry of the command table; usage is made from it.
+// A product command (run or flags) takes the configuration's flags and
+// gets an app.Main; a tool parses its own arguments.
 type command struct {
 	name    string // one word, or two ("users create")
 	summary string
@@ -29,6 +33,9 @@ type command struct {
 	// flags adds the command's own flags beside the configuration's and
 	// returns its run function, which sees their values.
 	flags func(fs *flag.FlagSet) func(ctx context.Context, m *app.Main, stdout io.Writer) error
+	// tool runs with the arguments after its name and returns the exit
+	// status.
+	tool func(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int
 }
 
 // stdin is where commands read secrets (users create's password).
@@ -63,11 +70,38 @@ var commands = []command{
 		}
 	}},
 	{name: "users create", summary: "create a user, reading the password from the first line of standard input (idempotent on the email)", flags: usersCreate},
+	{name: "green", summary: "run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify their evidence",
+		tool: func(ctx context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
+			return runGreen(ctx, args, stdout, stderr)
+		}},
+	{name: "mutants", summary: "plant each bug of the mutation catalog in a scratch copy, run the checks the claims table names, write the kill matrix",
+		tool: func(ctx context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
+			return runMutants(ctx, args, stdout, stderr)
+		}},
+	{name: "mock", summary: "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own", tool: runMock},
+	{name: "dlq", summary: "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)", tool: runDrill},
+	{name: "isolate", summary: "isolate -- COMMAND…: run COMMAND with only loopback; every attempt to leave is refused and recorded", tool: runIsolate},
+	{name: "evidence", summary: "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures",
+		tool: func(_ context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
+			return runEvidence(args, stdout, stderr)
+		}},
+	{name: "probe", summary: "probe URL: exit 0 when URL answers 2xx (container health checks)",
+		tool: func(ctx context.Context, args []string, _ func(string) (string, bool), _, stderr io.Writer) int {
+			if len(args) != 1 {
+				fmt.Fprintln(stderr, "Usage: reos probe URL")
+				return 2
+			}
+			if err := probe(ctx, args[0]); err != nil {
+				fmt.Fprintf(stderr, "reos probe: %v\n", err)
+				return 1
+			}
+			return 0
+		}},
 }
 
 func main() {
-	if dir := os.Getenv(isolateChildEnv); dir != "" { // re-executed inside reos isolate's namespaces
-		os.Exit(isolateChild(dir, os.Args[1:]))
+	if dir := os.Getenv(sandbox.ChildEnv); dir != "" { // re-executed inside reos isolate's namespaces
+		os.Exit(sandbox.Child(dir, os.Args[1:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,31 +111,6 @@ func main() {
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
-	if len(args) == 2 && args[0] == "probe" {
-		if err := probe(ctx, args[1]); err != nil {
-			fmt.Fprintf(stderr, "reos probe: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if len(args) > 0 && args[0] == "mock" {
-		return runMock(ctx, args[1:], env, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "dlq" {
-		return runDrill(ctx, args[1:], env, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "green" {
-		return runGreen(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "mutants" {
-		return runMutants(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "isolate" {
-		return runIsolate(ctx, args[1:], env, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "evidence" {
-		return runEvidence(args[1:], stdout, stderr)
-	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return 0
@@ -121,6 +130,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		usage(stderr)
 		return 2
 	}
+	if cmd.tool != nil {
+		return cmd.tool(ctx, args[1:], env, stdout, stderr)
+	}
 
 	fs := flag.NewFlagSet("reos "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -129,26 +141,28 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		runCmd = cmd.flags(own)
 		own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: reos %s [flags]\n\n%s.\n\n", cmd.name, cmd.summary)
+	printUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: reos %s [flags]\n\n%s.\n\n", cmd.name, cmd.summary)
 		if cmd.flags != nil {
-			own.SetOutput(fs.Output())
+			own.SetOutput(w)
 			own.PrintDefaults()
-			fmt.Fprintln(fs.Output())
+			fmt.Fprintln(w)
 		}
-		fmt.Fprint(fs.Output(), "Every configuration flag is also an environment variable; a flag wins over its variable.\n\n")
-		config.Help(fs.Output())
+		fmt.Fprint(w, "Every configuration flag is also an environment variable; a flag wins over its variable.\n\n")
+		config.Help(w)
 	}
+	fs.Usage = func() {} // printed below, once: to stdout when asked for, to stderr after a mistake
 	values := map[string]*string{}
 	for _, v := range config.Vars {
 		values[v.Name] = fs.String(v.Flag(), "", v.Usage)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			printUsage(stdout)
 			return 0
 		}
+		fmt.Fprintln(stderr)
+		printUsage(stderr)
 		return 2
 	}
 	overrides := map[string]string{}
@@ -201,13 +215,6 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-13s %s\n", "mutants", "plant each bug of the mutation catalog in a scratch copy, run the checks the claims table names, write the kill matrix (`reos mutants --help`)")
-	fmt.Fprintf(w, "  %-13s %s\n", "green", "run the eight flows in mock mode, then in production mode against the contract doubles; seal and verify their evidence (`reos green --help`)")
-	fmt.Fprintf(w, "  %-13s %s\n", "mock", "mock twilio|sendgrid|openai|gotenberg|s3: serve one vendor stand-in on its own (`reos mock twilio --help`)")
-	fmt.Fprintf(w, "  %-13s %s\n", "dlq", "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)")
-	fmt.Fprintf(w, "  %-13s %s\n", "isolate", "isolate -- COMMAND…: run COMMAND with only loopback; every attempt to leave is refused and recorded")
-	fmt.Fprintf(w, "  %-13s %s\n", "evidence", "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures")
-	fmt.Fprintf(w, "  %-13s %s\n", "probe", "probe URL: exit 0 when URL answers 2xx (container health checks)")
 	fmt.Fprint(w, "\n`reos <command> --help` shows the command's flags.\n\nEnvironment (each also a flag of every command):\n")
 	config.Help(w)
 }

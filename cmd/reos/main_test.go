@@ -20,6 +20,7 @@ import (
 
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
@@ -193,8 +194,8 @@ func TestDLQDrill(t *testing.T) {
 // TestMain runs the re-executed child of reos isolate when the test binary
 // is started as one.
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(isolateChildEnv); dir != "" {
-		os.Exit(isolateChild(dir, os.Args[1:]))
+	if dir := os.Getenv(sandbox.ChildEnv); dir != "" {
+		os.Exit(sandbox.Child(dir, os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -238,5 +239,24 @@ func TestIsolate(t *testing.T) {
 	// What the run needs on the host still answers, through the forwarders.
 	if code, out, errOut := runCLI([]string{"isolate", "--", "redis-cli", "-h", "127.0.0.1", "ping"}, nil); code != 0 || !strings.Contains(out, "no attempt") {
 		t.Errorf("redis through the forwarder: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A command's --help is printed once, to standard output; a wrong flag
+// gets the usage on standard error and exit status 2.
+func TestHelpIsPrintedOnce(t *testing.T) {
+	code, out, errOut := runCLI([]string{"up", "--help"}, nil)
+	if code != 0 || strings.Count(out, "Usage: reos up") != 1 || errOut != "" {
+		t.Errorf("reos up --help: exit %d, usage %d times on stdout, stderr %q", code, strings.Count(out, "Usage: reos up"), errOut)
+	}
+	code, out, errOut = runCLI([]string{"up", "--no-such-flag"}, nil)
+	if code != 2 || out != "" || strings.Count(errOut, "Usage: reos up") != 1 {
+		t.Errorf("reos up --no-such-flag: exit %d, stdout %q, usage %d times on stderr", code, out, strings.Count(errOut, "Usage: reos up"))
+	}
+	code, out, _ = runCLI(nil, nil)
+	for _, c := range commands {
+		if !strings.Contains(out, "  "+c.name) {
+			t.Errorf("reos's usage does not list %s", c.name)
+		}
 	}
 }

@@ -66,6 +66,28 @@ func (s *Spec) NewPage() playwright.Page {
 	return p
 }
 
+// ShootFailure puts a screenshot of each open page into the pack when the
+// running spec has failed. Page cleanup calls it; an Ordered container's
+// AfterEach calls it so that each It's failure shows its own pages.
+func (s *Spec) ShootFailure() {
+	if !CurrentSpecReport().Failed() || s.shot[s.Name()] {
+		return
+	}
+	if s.shot == nil {
+		s.shot = map[string]bool{}
+	}
+	s.shot[s.Name()] = true
+	name := strings.ToLower(strings.Join(strings.Fields(CurrentSpecReport().LeafNodeText), "-"))
+	for i, p := range s.pages {
+		if p.IsClosed() {
+			continue
+		}
+		if png, err := p.Screenshot(); err == nil {
+			s.Pack.Screenshot(s.Name(), fmt.Sprintf("failure-%s-%.40s-page%d", s.Key, name, i+1), png)
+		}
+	}
+}
+
 func (st *pageState) add(problem string) {
 	st.mu.Lock()
 	st.problems = append(st.problems, problem)
@@ -89,14 +111,7 @@ func (s *Spec) context() *pageState {
 	DeferCleanup(func() {
 		defer contexts.Delete(s)
 		if CurrentSpecReport().Failed() {
-			for i, p := range s.pages {
-				if p.IsClosed() {
-					continue
-				}
-				if png, err := p.Screenshot(); err == nil {
-					s.Pack.Screenshot(s.Name, fmt.Sprintf("failure-%s-page%d", s.Key, i+1), png)
-				}
-			}
+			s.ShootFailure()
 			// The trace holds the spec's password and session cookie: it
 			// goes beside the pack, named for it, not into it.
 			path := filepath.Join(s.Target.TraceDir, filepath.Base(s.Pack.Dir)+"-"+s.Key+".zip")
@@ -151,7 +166,7 @@ func (s *Spec) Shot(p playwright.Page, name string, fullPage bool) {
 	GinkgoHelper()
 	png, err := p.Screenshot(playwright.PageScreenshotOptions{FullPage: playwright.Bool(fullPage)})
 	Must(err, "screenshot "+name)
-	_, err = s.Pack.Screenshot(s.Name, name, png)
+	_, err = s.Pack.Screenshot(s.Name(), name, png)
 	Must(err, "evidence")
 }
 
@@ -208,7 +223,7 @@ func (s *Spec) Shot2(a, b playwright.Page, name string) {
 	draw.Draw(out, right, imgs[1], imgs[1].Bounds().Min, draw.Src)
 	var buf bytes.Buffer
 	Must(png.Encode(&buf, out), "encode "+name)
-	_, err := s.Pack.Screenshot(s.Name, name, buf.Bytes())
+	_, err := s.Pack.Screenshot(s.Name(), name, buf.Bytes())
 	Must(err, "evidence")
 }
 

@@ -69,9 +69,7 @@ type Spec struct {
 	*Env
 	// Key is <flow>-<rand6>: the tag of the spec's properties and the
 	// stem of its user, recipients and evidence names.
-	Key string
-	// Name is the spec's full text, which its evidence records carry.
-	Name     string
+	Key      string
 	IP       string
 	Email    string
 	Password string
@@ -80,13 +78,15 @@ type Spec struct {
 
 	egress bytes.Buffer
 	pages  []playwright.Page
+	shot   map[string]bool // specs whose failure screenshots are taken
 }
 
 // NewSpec sets a spec up for flow: a user made through the admin API and
-// signed in. Call it inside a spec (an It, or a BeforeEach).
+// signed in. Call it inside a spec (an It, a BeforeEach, or an Ordered
+// container's BeforeAll, whose Its then share it).
 func (e *Env) NewSpec(flow string) *Spec {
 	GinkgoHelper()
-	s := &Spec{Env: e, Key: flow + "-" + strings.ToLower(rand.Text()[:6]), Name: CurrentSpecReport().FullText(), IP: randomIP()}
+	s := &Spec{Env: e, Key: flow + "-" + strings.ToLower(rand.Text()[:6]), IP: randomIP()}
 	s.Email, s.Password = s.Key+"@suite.example.com", rand.Text()
 	s.API = &Client{Base: e.Target.URL, IP: s.IP, HTTP: Guarded(e.Target.URL, &s.egress)}
 	if _, err := e.Admin.Expect(201, "POST", "/api/v1/users", map[string]string{"email": s.Email, "role": "agent", "password": s.Password}); err != nil {
@@ -103,6 +103,10 @@ func (e *Env) NewSpec(flow string) *Spec {
 	return s
 }
 
+// Name is the full text of the spec running now, which its evidence
+// records carry: in an Ordered container each It's files are its own.
+func (s *Spec) Name() string { return CurrentSpecReport().FullText() }
+
 // PhoneNumber returns a recipient number of the spec's own: random, E.164.
 func (s *Spec) PhoneNumber() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(8_000_000))
@@ -117,7 +121,7 @@ func (s *Spec) OwnerEmail(n int) string {
 // Record writes r into the pack as a transcript named name.
 func (s *Spec) Record(name string, r *Response) {
 	GinkgoHelper()
-	if _, err := s.Pack.Exchange(s.Name, s.Key+"-"+name, r.Request, r.RequestBody, r.Raw, r.Body); err != nil {
+	if _, err := s.Pack.Exchange(s.Name(), s.Key+"-"+name, r.Request, r.RequestBody, r.Raw, r.Body); err != nil {
 		Fail("evidence: " + err.Error())
 	}
 }
