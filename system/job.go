@@ -39,6 +39,12 @@ type Job struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
+// VisibleTo is who may see a job (and its memo): its owner, and admins.
+// To anyone else it does not exist.
+func (j *Job) VisibleTo(role Role, userID int64) bool {
+	return role == RoleAdmin || j.UserID == userID
+}
+
 // JobService stores jobs. Creating one also schedules it: the job and its
 // queue message are written in one transaction.
 type JobService interface {

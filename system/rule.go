@@ -93,3 +93,21 @@ func days(d time.Duration) int {
 	}
 	return int(d / (24 * time.Hour))
 }
+
+// ReasonsFor returns the property id and its next-best-action reasons at
+// now, as the published rules give them (never nil).
+func ReasonsFor(ctx context.Context, properties PropertyService, rules RuleService, id int64, now time.Time) (*Property, []Reason, error) {
+	p, err := properties.FindPropertyByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := rules.FindRules(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	reasons := Reasons(rs, p, now)
+	if reasons == nil {
+		reasons = []Reason{}
+	}
+	return p, reasons, nil
+}

@@ -9,8 +9,8 @@ import (
 	"github.com/real-estate-os/reos/system"
 )
 
-// memoURLExpiry is how long a job's presigned memo URL stays valid.
-const memoURLExpiry = 15 * time.Minute
+// MemoURLExpiry is how long a job's presigned memo URL stays valid.
+const MemoURLExpiry = 15 * time.Minute
 
 type memoRequest struct {
 	PropertyID int64 `json:"property_id"`
@@ -41,7 +41,7 @@ func (s *Server) findJob(r *http.Request) (*system.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c := ClaimsFrom(r.Context()); c.Role != system.RoleAdmin && j.UserID != c.UserID() {
+	if c := ClaimsFrom(r.Context()); !j.VisibleTo(c.Role, c.UserID()) {
 		return nil, system.Errorf(system.ENOTFOUND, "job %s does not exist", j.ID)
 	}
 	return j, nil
@@ -53,7 +53,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if j.Status == system.JobDone && j.StorageKey != "" {
-		if j.MemoURL, err = s.store.PresignGet(r.Context(), j.StorageKey, memoURLExpiry); err != nil {
+		if j.MemoURL, err = s.store.PresignGet(r.Context(), j.StorageKey, MemoURLExpiry); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -219,30 +218,12 @@ func (s *Server) handleReasons(w http.ResponseWriter, r *http.Request) error {
 	if s.conditional(w, r, fmt.Sprintf(`"r%d.v%d.c%d.d%s"`, id, pv, cv, s.now().UTC().Format("20060102"))) {
 		return nil
 	}
-	p, reasons, err := s.propertyReasons(r.Context(), id)
+	p, reasons, err := system.ReasonsFor(r.Context(), s.properties, s.rules, id, s.now())
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, reasonsResponse{PropertyID: p.ID, Stage: p.Stage, Reasons: reasons})
 	return nil
-}
-
-// propertyReasons returns a property and its next-best-action reasons
-// today, as the published rules give them.
-func (s *Server) propertyReasons(ctx context.Context, id int64) (*system.Property, []system.Reason, error) {
-	p, err := s.properties.FindPropertyByID(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	rules, err := s.rules.FindRules(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	reasons := system.Reasons(rules, p, s.now())
-	if reasons == nil {
-		reasons = []system.Reason{}
-	}
-	return p, reasons, nil
 }
 
 type pipelineResponse struct {

@@ -125,7 +125,6 @@ type Server struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	router      chi.Router
-	pages       pages
 }
 
 // NewServer returns a Server with every route mounted.
@@ -150,10 +149,6 @@ func NewServer(c ServerConfig) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	var err error
-	if s.pages, err = parsePages(s.now); err != nil {
-		return nil, err
 	}
 	s.routes()
 	return s, nil
@@ -221,7 +216,6 @@ func (s *Server) routes() {
 		return system.Errorf(system.EMETHOD, "%s is not allowed on %s", r.Method, r.URL.Path)
 	}))
 
-	s.uiRoutes(r)
 	r.Get("/healthz", s.h(s.handleHealthz))
 	r.Get("/readyz", s.h(s.handleReadyz))
 
@@ -365,7 +359,8 @@ type ProviderCheck struct {
 	Check    func(ctx context.Context) error
 }
 
-type providerHealth struct {
+// ProviderHealth is one provider's answer to its health check.
+type ProviderHealth struct {
 	Provider  string  `json:"provider"`
 	Reachable bool    `json:"reachable"`
 	LatencyMS float64 `json:"latency_ms"`
@@ -373,17 +368,20 @@ type providerHealth struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-type providersResponse struct {
+// ProvidersStatus is what GET /api/v1/status/providers answers: the mode,
+// the provider of each role, whether sends go out, the feature flags, and
+// with ?verbose=1 each provider's health.
+type ProvidersStatus struct {
 	AppMode config.Mode `json:"app_mode"`
 	config.Providers
 	Sends    string          `json:"sends"`
 	Features config.Features `json:"features"`
 	// Health is only present with ?verbose=1, so the seed's shape stays.
-	Health map[string]providerHealth `json:"health,omitempty"`
+	Health map[string]ProviderHealth `json:"health,omitempty"`
 }
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	resp := providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers, Sends: s.cfg.Sends, Features: s.cfg.Features}
+	resp := ProvidersStatus{AppMode: s.cfg.Mode, Providers: s.cfg.Providers, Sends: s.cfg.Sends, Features: s.cfg.Features}
 	switch r.URL.Query().Get("verbose") {
 	case "", "0", "false":
 	case "1", "true":
@@ -396,15 +394,15 @@ func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
 }
 
 // providerHealth checks every provider at once, each within readyTimeout.
-func (s *Server) providerHealth(ctx context.Context) map[string]providerHealth {
+func (s *Server) providerHealth(ctx context.Context) map[string]ProviderHealth {
 	checks := make([]func(context.Context) error, len(s.providers))
 	for i, p := range s.providers {
 		checks[i] = p.Check
 	}
 	errs, took := checkAll(ctx, checks)
-	out := make(map[string]providerHealth, len(s.providers))
+	out := make(map[string]ProviderHealth, len(s.providers))
 	for i, p := range s.providers {
-		h := providerHealth{Provider: p.Name, Reachable: errs[i] == nil, Endpoint: p.Endpoint, LatencyMS: float64(took[i].Microseconds()) / 1000}
+		h := ProviderHealth{Provider: p.Name, Reachable: errs[i] == nil, Endpoint: p.Endpoint, LatencyMS: float64(took[i].Microseconds()) / 1000}
 		if errs[i] != nil {
 			h.Error = errs[i].Error()
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/real-estate-os/reos/system/provider/twilio"
 	"github.com/real-estate-os/reos/system/rabbitmq"
 	reosredis "github.com/real-estate-os/reos/system/redis"
+	"github.com/real-estate-os/reos/system/web"
 	"github.com/real-estate-os/reos/system/webhook"
 )
 
@@ -249,6 +250,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	site, err := web.New(web.Config{API: srv, Mode: m.Config.Mode, SSEHeartbeat: m.Config.SSEHeartbeat,
+		Properties: postgres.NewPropertyService(m.DB), Rules: postgres.NewRuleService(m.DB), Jobs: postgres.NewJobService(m.DB),
+		Messages: postgres.NewMessageService(m.DB), EventLog: postgres.NewEventService(m.DB), Outreach: outreach,
+		Store: m.Providers.Store, Logger: m.Logger, Now: m.Now})
+	if err != nil {
+		return err
+	}
+	srv.MountUI(site)
 	m.server = api.HTTPServer(srv, slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn))
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.listener) }()

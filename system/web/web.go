@@ -1,4 +1,11 @@
-package api
+// Package web is the product's web UI: server-rendered html/template pages
+// and fragments, small vanilla ES modules and one stylesheet, all embedded
+// (package ui). Every page is sent with a strict Content-Security-Policy in
+// every mode: no inline script or style anywhere. The pages' scripts call
+// the JSON API with the session cookie and the session's CSRF token. The
+// UI reads the product's services directly; browsers sign in through the
+// API's sessions and login budgets (API).
+package web
 
 import (
 	"bytes"
@@ -7,6 +14,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,21 +28,78 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/real-estate-os/reos/system"
-	"github.com/real-estate-os/reos/system/api/ui"
+	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/config"
+	"github.com/real-estate-os/reos/system/web/ui"
 )
-
-// The web UI: server-rendered html/template pages and fragments, small
-// vanilla ES modules and one stylesheet, all embedded (package ui). Every
-// page is sent with a strict Content-Security-Policy in every mode: no
-// inline script or style anywhere. The pages' scripts call the JSON API
-// with the session cookie and the session's CSRF token.
 
 // uiPolicy is the pages' Content-Security-Policy.
 const uiPolicy = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 var stageLabels = map[system.Stage]string{system.StageNew: "New", system.StageContacted: "Contacted", system.StageQualified: "Qualified",
 	system.StageOffer: "Offer", system.StageUnderContract: "Under contract", system.StageClosed: "Closed", system.StageDead: "Dead"}
+
+// API is what the UI needs of the JSON API (*api.Server): browsers' sign-in
+// and sessions, its problem answers, and the providers' status.
+type API interface {
+	SignIn(w http.ResponseWriter, r *http.Request, email, password string) error
+	SignOut(w http.ResponseWriter, r *http.Request) error
+	Session(r *http.Request) *system.Session
+	Error(w http.ResponseWriter, r *http.Request, err error)
+	Status(ctx context.Context) api.ProvidersStatus
+}
+
+// Config is what New needs. Every field but Logger and Now is required.
+type Config struct {
+	API          API
+	Mode         config.Mode
+	SSEHeartbeat time.Duration // the event stream's ping interval: the pages' watchdog
+	Properties   system.PropertyService
+	Rules        system.RuleService
+	Jobs         system.JobService
+	Messages     system.MessageService
+	EventLog     system.EventLog
+	Outreach     *system.Outreach
+	// Store holds the memos the viewer shows.
+	Store  system.ObjectStore
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Site serves the web UI.
+type Site struct {
+	Config
+	pages pages
+}
+
+// New returns the UI; mount it with (*api.Server).MountUI.
+func New(c Config) (*Site, error) {
+	if c.API == nil || c.Properties == nil || c.Rules == nil || c.Jobs == nil || c.Messages == nil || c.EventLog == nil ||
+		c.Outreach == nil || c.Store == nil || c.SSEHeartbeat <= 0 {
+		return nil, errors.New("web: New needs every service of Config")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	s := &Site{Config: c}
+	var err error
+	if s.pages, err = parsePages(c.Now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// h turns a handler that returns its error into one that answers it.
+func (s *Site) h(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.API.Error(w, r, err)
+		}
+	}
+}
 
 // pageFuncs are the templates' helpers.
 func pageFuncs(now func() time.Time) template.FuncMap {
@@ -115,7 +180,7 @@ type pageData struct {
 
 // render writes the page or fragment name with status, under the UI's
 // Content-Security-Policy.
-func (s *Server) render(w http.ResponseWriter, status int, page, tmpl string, data any) error {
+func (s *Site) render(w http.ResponseWriter, status int, page, tmpl string, data any) error {
 	var buf bytes.Buffer
 	if err := s.pages[page].ExecuteTemplate(&buf, tmpl, data); err != nil {
 		return err
@@ -130,13 +195,13 @@ func (s *Server) render(w http.ResponseWriter, status int, page, tmpl string, da
 	return err
 }
 
-func (s *Server) page(w http.ResponseWriter, r *http.Request, sess *system.Session, name, title string, data any) error {
-	return s.render(w, http.StatusOK, name, "layout.html", pageData{Title: title, Mode: s.cfg.Mode, Session: sess, Active: name,
-		Heartbeat: int(s.cfg.SSEHeartbeat.Seconds()), Data: data})
+func (s *Site) page(w http.ResponseWriter, r *http.Request, sess *system.Session, name, title string, data any) error {
+	return s.render(w, http.StatusOK, name, "layout.html", pageData{Title: title, Mode: s.Mode, Session: sess, Active: name,
+		Heartbeat: int(s.SSEHeartbeat.Seconds()), Data: data})
 }
 
-// uiRoutes mounts the pages beside the API.
-func (s *Server) uiRoutes(r chi.Router) {
+// Routes mounts the pages (api.UI).
+func (s *Site) Routes(r chi.Router) {
 	static, _ := fs.Sub(ui.FS, "static")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
 	r.Get("/static/*", func(w http.ResponseWriter, r *http.Request) {
@@ -163,19 +228,19 @@ type sessionKey struct{}
 
 // requireSession sends a browser without a session to the login page;
 // a script's fetch of a fragment gets 401.
-func (s *Server) requireSession(next http.Handler) http.Handler {
+func (s *Site) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess := s.currentSession(r)
+		sess := s.API.Session(r)
 		if sess == nil {
 			if strings.HasPrefix(r.URL.Path, "/ui/") {
-				s.Error(w, r, system.Errorf(system.EUNAUTHORIZED, "sign in again"))
+				s.API.Error(w, r, system.Errorf(system.EUNAUTHORIZED, "sign in again"))
 				return
 			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		ctx := context.WithValue(context.WithValue(r.Context(), claimsKey{}, claimsOf(sess)), sessionKey{}, sess)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		r = api.WithSession(r, sess)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	})
 }
 
@@ -197,18 +262,18 @@ func safeNext(next string) string {
 	return next
 }
 
-func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
-	if s.currentSession(r) != nil {
+func (s *Site) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
+	if s.API.Session(r) != nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
-	return s.render(w, http.StatusOK, "login", "layout.html", pageData{Title: "Sign in", Mode: s.cfg.Mode,
+	return s.render(w, http.StatusOK, "login", "layout.html", pageData{Title: "Sign in", Mode: s.Mode,
 		Data: loginPage{Next: safeNext(r.URL.Query().Get("next"))}})
 }
 
 // handleLoginForm signs a browser in. A cross-site form cannot: its Origin
 // is refused, and the session cookie is SameSite=Strict.
-func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" && !sameOrigin(o, r) {
 		return system.Errorf(system.EFORBIDDEN, "cross-site sign-in refused")
 	}
@@ -218,17 +283,12 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	data := loginPage{Email: email, Next: safeNext(r.PostForm.Get("next"))}
-	if !storable(email) || !storable(password) {
+	if !api.Storable(email) || !api.Storable(password) {
 		data.Error = "The email or password contains characters that cannot be used."
-		return s.render(w, http.StatusBadRequest, "login", "layout.html", pageData{Title: "Sign in", Mode: s.cfg.Mode, Data: data})
+		return s.render(w, http.StatusBadRequest, "login", "layout.html", pageData{Title: "Sign in", Mode: s.Mode, Data: data})
 	}
-	err := s.take(w, r, "login:ip:"+s.clientIP(r), loginLimit, false)
-	var u *system.User
-	if err == nil {
-		u, err = s.checkLogin(w, r, email, password)
-	}
-	if err != nil {
-		p := ProblemFor(err, r.URL.Path)
+	if err := s.API.SignIn(w, r, email, password); err != nil {
+		p := api.ProblemFor(err, r.URL.Path)
 		data.Error = p.Detail
 		switch system.ErrorCode(err) {
 		case system.ERATELIMIT:
@@ -239,10 +299,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 		case system.EINVALID:
 			data.Error = "Enter your email and password."
 		}
-		return s.render(w, p.Status, "login", "layout.html", pageData{Title: "Sign in", Mode: s.cfg.Mode, Data: data})
-	}
-	if err := s.startSession(w, r, u); err != nil {
-		return err
+		return s.render(w, p.Status, "login", "layout.html", pageData{Title: "Sign in", Mode: s.Mode, Data: data})
 	}
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 	return nil
@@ -255,13 +312,8 @@ func sameOrigin(origin string, r *http.Request) bool {
 
 // handleLogout ends the session on the server (a form post with the
 // session's CSRF token).
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	if cookie, err := r.Cookie(SessionCookie); err == nil {
-		if _, err := s.sessionClaims(r, cookie.Value); err != nil && system.ErrorCode(err) == system.EFORBIDDEN {
-			return err
-		}
-	}
-	if err := s.endSession(w, r); err != nil {
+func (s *Site) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.API.SignOut(w, r); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -293,16 +345,16 @@ type boardView struct {
 
 // board reads the filter from the query string and lays the matching
 // properties out by stage.
-func (s *Server) board(r *http.Request) (*boardView, error) {
-	q, bad := badParams(r.URL.RawQuery)
+func (s *Site) board(r *http.Request) (*boardView, error) {
+	q, bad := api.ParseQuery(r.URL.RawQuery)
 	if len(bad) > 0 {
 		return nil, system.Invalid(bad)
 	}
-	f, bad := propertyFilter(q)
+	f, bad := api.PropertyFilter(q)
 	if len(bad) > 0 {
 		return nil, system.Invalid(bad)
 	}
-	items, total, err := s.properties.FindProperties(r.Context(), f)
+	items, total, err := s.Properties.FindProperties(r.Context(), f)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +373,7 @@ func (s *Server) board(r *http.Request) (*boardView, error) {
 	return v, nil
 }
 
-func (s *Server) handleBoardPage(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handleBoardPage(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.board(r)
 	if err != nil {
 		return err
@@ -329,7 +381,7 @@ func (s *Server) handleBoardPage(w http.ResponseWriter, r *http.Request) error {
 	return s.page(w, r, sessionFrom(r), "board", "Pipeline", v)
 }
 
-func (s *Server) handleBoardFragment(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handleBoardFragment(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.board(r)
 	if err != nil {
 		return err
@@ -357,20 +409,20 @@ type drawerView struct {
 	OptedOut bool
 }
 
-func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) error {
-	id, err := propertyID(r)
+func (s *Site) handleDrawerFragment(w http.ResponseWriter, r *http.Request) error {
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
-	p, reasons, err := s.propertyReasons(r.Context(), id)
+	p, reasons, err := system.ReasonsFor(r.Context(), s.Properties, s.Rules, id, s.Now())
 	if err != nil {
 		return err
 	}
-	threads, err := s.messages.FindThreads(r.Context(), id)
+	threads, err := s.Messages.FindThreads(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	events, err := s.eventLog.FindPropertyEvents(r.Context(), id, 50)
+	events, err := s.EventLog.FindPropertyEvents(r.Context(), id, 50)
 	if err != nil {
 		return err
 	}
@@ -387,7 +439,7 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 			v.Timeline = append(v.Timeline, timelineItem{e.Time, "memo", "Investment memo generated"})
 			if v.Memo == nil {
 				if jid, ok := e.Data["job_id"].(string); ok {
-					v.Memo, _ = s.jobs.FindJobByID(r.Context(), jid)
+					v.Memo, _ = s.Jobs.FindJobByID(r.Context(), jid)
 				}
 			}
 		case e.Type == "job.failed":
@@ -410,11 +462,11 @@ func (s *Server) handleDrawerFragment(w http.ResponseWriter, r *http.Request) er
 	}
 	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].Time.After(v.Timeline[j].Time) })
 	if !p.OwnerDNC {
-		agent := ClaimsFrom(r.Context()).Email
-		if subject, body, err := s.outreach.Draft(r.Context(), p, system.ChannelEmail, agent); err == nil {
+		agent := sessionFrom(r).Email
+		if subject, body, err := s.Outreach.Draft(r.Context(), p, system.ChannelEmail, agent); err == nil {
 			v.Email.Subject, v.Email.Body = subject, body
 		}
-		if _, body, err := s.outreach.Draft(r.Context(), p, system.ChannelSMS, agent); err == nil {
+		if _, body, err := s.Outreach.Draft(r.Context(), p, system.ChannelSMS, agent); err == nil {
 			v.SMSBody = body
 		}
 	}
@@ -428,12 +480,12 @@ type portfolioView struct {
 	Tag   string
 }
 
-func (s *Server) handlePortfolioPage(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handlePortfolioPage(w http.ResponseWriter, r *http.Request) error {
 	tag := r.URL.Query().Get("tag")
 	if tag != "" && system.ValidateTags([]string{tag}) != nil {
 		return system.Invalid(map[string]string{"tag": "1–40 lower-case letters, digits and dashes"})
 	}
-	rows, err := s.properties.Pipeline(r.Context(), tag)
+	rows, err := s.Properties.Pipeline(r.Context(), tag)
 	if err != nil {
 		return err
 	}
@@ -446,13 +498,12 @@ func (s *Server) handlePortfolioPage(w http.ResponseWriter, r *http.Request) err
 }
 
 type statusView struct {
-	providersResponse
+	api.ProvidersStatus
 	Roles []string
 }
 
-func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) error {
-	v := statusView{providersResponse: providersResponse{AppMode: s.cfg.Mode, Providers: s.cfg.Providers, Sends: s.cfg.Sends,
-		Features: s.cfg.Features, Health: s.providerHealth(r.Context())}}
+func (s *Site) handleStatusPage(w http.ResponseWriter, r *http.Request) error {
+	v := statusView{ProvidersStatus: s.API.Status(r.Context())}
 	for role := range v.Health {
 		v.Roles = append(v.Roles, role)
 	}
@@ -469,10 +520,13 @@ type memoView struct {
 
 // memoJob returns the finished memo job the request names, if the caller
 // may see it (its owner, or an admin).
-func (s *Server) memoJob(r *http.Request) (*system.Job, error) {
-	j, err := s.findJob(r)
+func (s *Site) memoJob(r *http.Request) (*system.Job, error) {
+	j, err := s.Jobs.FindJobByID(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		return nil, err
+	}
+	if sess := sessionFrom(r); !j.VisibleTo(sess.Role, sess.UserID) {
+		return nil, system.Errorf(system.ENOTFOUND, "job %s does not exist", j.ID)
 	}
 	if j.Status != system.JobDone {
 		return nil, system.Errorf(system.ENOTFOUND, "the memo of job %s is not ready (%s)", j.ID, j.Status)
@@ -480,20 +534,20 @@ func (s *Server) memoJob(r *http.Request) (*system.Job, error) {
 	return j, nil
 }
 
-func (s *Server) handleMemoPage(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handleMemoPage(w http.ResponseWriter, r *http.Request) error {
 	j, err := s.memoJob(r)
 	if err != nil {
 		return err
 	}
-	if j.MemoURL, err = s.store.PresignGet(r.Context(), j.StorageKey, memoURLExpiry); err != nil {
+	if j.MemoURL, err = s.Store.PresignGet(r.Context(), j.StorageKey, api.MemoURLExpiry); err != nil {
 		return err
 	}
-	p, err := s.properties.FindPropertyByID(r.Context(), j.PropertyID)
+	p, err := s.Properties.FindPropertyByID(r.Context(), j.PropertyID)
 	if err != nil {
 		return err
 	}
 	v := memoView{Job: j, Property: p}
-	pdf, err := s.store.Get(r.Context(), j.StorageKey)
+	pdf, err := s.Store.Get(r.Context(), j.StorageKey)
 	if err != nil {
 		return err
 	}
@@ -510,7 +564,7 @@ func (s *Server) handleMemoPage(w http.ResponseWriter, r *http.Request) error {
 // handleMemoPageImage renders one page of the memo as PNG (poppler's
 // pdftoppm), so the viewer shows the memo's pages in any browser —
 // headless Chromium's built-in PDF viewer paints nothing in a screenshot.
-func (s *Server) handleMemoPageImage(w http.ResponseWriter, r *http.Request) error {
+func (s *Site) handleMemoPageImage(w http.ResponseWriter, r *http.Request) error {
 	j, err := s.memoJob(r)
 	if err != nil {
 		return err
@@ -519,7 +573,7 @@ func (s *Server) handleMemoPageImage(w http.ResponseWriter, r *http.Request) err
 	if err != nil || n < 1 || n > 50 {
 		return system.Errorf(system.ENOTFOUND, "no such page")
 	}
-	pdf, err := s.store.Get(r.Context(), j.StorageKey)
+	pdf, err := s.Store.Get(r.Context(), j.StorageKey)
 	if err != nil {
 		return err
 	}
