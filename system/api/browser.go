@@ -72,7 +72,9 @@ func ParseQuery(raw string) (url.Values, map[string]string) { return badParams(r
 
 // PropertyFilter reads a property filter (stage, tag, q, page, page_size)
 // from a query, naming the bad parameters.
-func PropertyFilter(q url.Values) (system.PropertyFilter, map[string]string) { return propertyFilter(q) }
+func PropertyFilter(q url.Values) (system.PropertyFilter, map[string]string) {
+	return propertyFilter(q)
+}
 
 // PathID reads the {id} path parameter: a positive integer, or EINVALID.
 func PathID(r *http.Request) (int64, error) { return propertyID(r) }
