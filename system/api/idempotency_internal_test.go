@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 
 	"io"
 	"log/slog"
@@ -13,27 +15,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/real-estate-os/reos/system/postgres"
-	"github.com/real-estate-os/reos/system/postgres/postgrestest"
+	"github.com/real-estate-os/reos/mocks/fake"
+	"github.com/real-estate-os/reos/system"
 )
 
-// idemServer serves next behind the idempotency middleware, on a real
-// PostgreSQL, as user 7; clock moves the database's time.
-func idemServer(t *testing.T, next handlerFunc) (*httptest.Server, *atomic.Int64, *postgres.IdempotencyService) {
+// memIdempotency is an in-memory IdempotencyService (a fake): claims,
+// answers and releases by user and key, as the PostgreSQL one keeps them
+// (without its lease, which system/postgres tests).
+func memIdempotency() *fake.IdempotencyService {
+	var mu sync.Mutex
+	recs := map[string]*system.Idempotency{}
+	id := func(user int64, key string) string { return fmt.Sprint(user, "/", key) }
+	return &fake.IdempotencyService{
+		BeginRequestFn: func(_ context.Context, user int64, key, hash string) (*system.Idempotency, bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if rec, ok := recs[id(user, key)]; ok {
+				return rec, false, nil
+			}
+			recs[id(user, key)] = &system.Idempotency{RequestHash: hash}
+			return nil, true, nil
+		},
+		CompleteRequestFn: func(_ context.Context, user int64, key string, rec *system.Idempotency) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recs[id(user, key)] = rec
+			return nil
+		},
+		ReleaseRequestFn: func(_ context.Context, user int64, key string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			delete(recs, id(user, key))
+			return nil
+		},
+	}
+}
+
+// idemServer serves next behind the idempotency middleware, over an
+// in-memory IdempotencyService, as user 7.
+func idemServer(t *testing.T, next handlerFunc) *httptest.Server {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), postgrestest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clock := &atomic.Int64{}
-	clock.Store(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixNano())
-	db.Now = func() time.Time { return time.Unix(0, clock.Load()) }
-	idem := postgres.NewIdempotencyService(db)
-	s := &Server{idem: idem, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), now: db.Now}
+	s := &Server{idem: memIdempotency(), logger: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now}
 	h := s.idempotent(s.h(next))
 	srv := httptest.NewServer(s.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims := &Claims{}
@@ -41,7 +63,7 @@ func idemServer(t *testing.T, next handlerFunc) (*httptest.Server, *atomic.Int64
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
 	})))
 	t.Cleanup(srv.Close)
-	return srv, clock, idem
+	return srv
 }
 
 func post(t *testing.T, ctx context.Context, url, key string) (int, error) {
@@ -61,7 +83,7 @@ func post(t *testing.T, ctx context.Context, url, key string) (int, error) {
 // context that outlives it. A retry runs at once.
 func TestIdempotencyKeyReleasedWhenTheClientGoesAway(t *testing.T) {
 	started, calls := make(chan struct{}, 1), atomic.Int32{}
-	srv, _, _ := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
+	srv := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
 		if calls.Add(1) == 1 {
 			started <- struct{}{}
 			<-r.Context().Done() // the database call fails as the client leaves
@@ -89,7 +111,7 @@ func TestIdempotencyKeyReleasedWhenTheClientGoesAway(t *testing.T) {
 // A handler that panics releases its key too.
 func TestIdempotencyKeyReleasedOnPanic(t *testing.T) {
 	calls := atomic.Int32{}
-	srv, _, _ := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
+	srv := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
 		if calls.Add(1) == 1 {
 			panic("boom")
 		}
@@ -104,29 +126,31 @@ func TestIdempotencyKeyReleasedOnPanic(t *testing.T) {
 	}
 }
 
-// A key whose process never answered (it died mid-request) is held for the
-// lease only, then a retry runs; an answered key is kept 24 hours.
-func TestIdempotencyLease(t *testing.T) {
+// A request sent again under its key is answered from the record, and a
+// different request under it is refused.
+func TestIdempotencyReplaysAndRefuses(t *testing.T) {
 	calls := atomic.Int32{}
-	srv, clock, idem := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
+	srv := idemServer(t, func(w http.ResponseWriter, r *http.Request) error {
 		calls.Add(1)
 		w.WriteHeader(http.StatusCreated)
 		return nil
 	})
-	// A request in flight forever: claim the key as the middleware does
-	// and never settle it.
-	if _, claimed, err := idem.BeginRequest(context.Background(), 7, "k-lease", "some-hash"); err != nil || !claimed {
-		t.Fatalf("claim: %v %v", claimed, err)
+	for range 2 {
+		if status, _ := post(t, context.Background(), srv.URL, "k-replay"); status != http.StatusCreated {
+			t.Fatalf("status %d, want 201", status)
+		}
 	}
-	if status, _ := post(t, context.Background(), srv.URL, "k-lease"); status != http.StatusConflict {
-		t.Errorf("within the lease: %d, want 409", status)
+	if calls.Load() != 1 {
+		t.Errorf("the handler ran %d times for one key, want once", calls.Load())
 	}
-	clock.Add(int64(postgres.IdempotencyLease + time.Second))
-	if status, _ := post(t, context.Background(), srv.URL, "k-lease"); status != http.StatusCreated {
-		t.Errorf("after the lease: %d, want 201", status)
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(`{"n":2}`))
+	req.Header.Set(IdempotencyHeader, "k-replay")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	clock.Add(int64(12 * time.Hour))
-	if status, _ := post(t, context.Background(), srv.URL, "k-lease"); status != http.StatusCreated || calls.Load() != 1 {
-		t.Errorf("an answered key, 12 h later: %d after %d runs, want its replay (201, one run)", status, calls.Load())
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("another body under a used key: %d, want 422", res.StatusCode)
 	}
 }

@@ -359,3 +359,43 @@ func TestLateSentKeepsStatusAndProviderID(t *testing.T) {
 		t.Errorf("after delivered, then a late sent: %+v, %v", got, err)
 	}
 }
+
+// A key whose request never answered (its process died) is held for the
+// lease only, then claimed again; an answered key is kept and replayed a
+// day long; a released key is free at once.
+func TestIdempotencyLease(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, false)
+	now := fixedNow
+	db.Now = func() time.Time { return now }
+	s := postgres.NewIdempotencyService(db)
+	if _, claimed, err := s.BeginRequest(ctx, 7, "k", "h1"); err != nil || !claimed {
+		t.Fatalf("first claim: %v %v", claimed, err)
+	}
+	if rec, claimed, err := s.BeginRequest(ctx, 7, "k", "h1"); err != nil || claimed || rec.Status != 0 {
+		t.Fatalf("within the lease: claimed %v, %+v, %v; want the in-flight record", claimed, rec, err)
+	}
+	if _, claimed, err := s.BeginRequest(ctx, 8, "k", "h1"); err != nil || !claimed {
+		t.Errorf("another user's same key: claimed %v, %v; want its own claim", claimed, err)
+	}
+	now = now.Add(postgres.IdempotencyLease + time.Second)
+	if _, claimed, err := s.BeginRequest(ctx, 7, "k", "h1"); err != nil || !claimed {
+		t.Fatalf("after the lease: claimed %v, %v; want a new claim", claimed, err)
+	}
+	if err := s.CompleteRequest(ctx, 7, "k", &system.Idempotency{RequestHash: "h1", Status: 201, Body: []byte("done")}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(12 * time.Hour)
+	if rec, claimed, err := s.BeginRequest(ctx, 7, "k", "h1"); err != nil || claimed || rec.Status != 201 || string(rec.Body) != "done" {
+		t.Errorf("an answered key, 12 h later: claimed %v, %+v, %v; want its answer", claimed, rec, err)
+	}
+	if _, claimed, _ := s.BeginRequest(ctx, 7, "k2", "h"); !claimed {
+		t.Fatal("claim k2")
+	}
+	if err := s.ReleaseRequest(ctx, 7, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, err := s.BeginRequest(ctx, 7, "k2", "h"); err != nil || !claimed {
+		t.Errorf("a released key: claimed %v, %v; want it free", claimed, err)
+	}
+}
