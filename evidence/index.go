@@ -16,6 +16,7 @@ var indexFS embed.FS
 
 var indexTemplate = template.Must(template.New("index.html").Funcs(template.FuncMap{
 	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"pct":      func(f float64) float64 { return 100 * f },
 }).ParseFS(indexFS, "index/index.html"))
 
 type egressRow struct {

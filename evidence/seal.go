@@ -67,12 +67,31 @@ type Facts struct {
 	Flows     []Flow            `json:"flows,omitempty"`
 	// Skipped names each spec that skipped, and why.
 	Skipped []Skip `json:"skipped,omitempty"`
+	// Contracts say, per contract, which document judged the run's
+	// exchanges and what the ledger shows of it.
+	Contracts []Contract `json:"contracts,omitempty"`
 	// CI is the change the run tested as the CI system names it
 	// (Provenance): repository, ref, pull request, run URL.
 	CI map[string]string `json:"ci,omitempty"`
 	// EphemeralKey is set when the pack was signed with a key made for
 	// this run (no EVIDENCE_SIGNING_KEY).
 	EphemeralKey bool `json:"ephemeral_key"`
+}
+
+// Contract is one contract's coverage, as the index shows it.
+type Contract struct {
+	Name        string  `json:"name"`
+	File        string  `json:"file"`   // the document that judged
+	Source      string  `json:"source"` // where it came from
+	Pin         string  `json:"pin,omitempty"`
+	Behind      string  `json:"behind"` // what answered: the product, a double (URL), the vendor
+	Documented  int     `json:"documented"`
+	Exercised   int     `json:"exercised"`
+	Validated   int     `json:"validated"`
+	Exchanges   int     `json:"exchanges"`
+	Violations  int     `json:"violations"`
+	Conformance float64 `json:"conformance"`
+	Report      string  `json:"report"` // the coverage report in the pack
 }
 
 // Skip is a spec that skipped, and the reason it gave.

@@ -40,7 +40,7 @@ var _ = Describe("01 login and pipeline", Label("login", "pipeline", "ui"), Orde
 		}
 		tabA = s.NewPage()
 	})
-	AfterEach(func() { s.ShootFailure() })
+	AfterEach(func() { s.EachIt() })
 
 	It("sends an anonymous visit to the login page, and refuses a wrong password inline", func() {
 		_, err := tabA.Goto(s.Target.URL + "/")

@@ -59,7 +59,7 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 		p = s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
 		other = s.CreateProperty(2, h.NewProperty{})
 	})
-	AfterEach(func() { s.ShootFailure() })
+	AfterEach(func() { s.EachIt() })
 
 	It("renders the same PDF bytes for two requests made in different seconds", func() {
 		r1, j := generate(s.Key+"-a", p.ID)

@@ -42,7 +42,7 @@ var _ = Describe("05 sms flow", Label("sms", "dnc", "ui"), Ordered, ContinueOnFa
 		page = s.NewPage()
 		s.SignIn(page)
 	})
-	AfterEach(func() { s.ShootFailure() })
+	AfterEach(func() { s.EachIt() })
 
 	It("texts the owner from the drawer, and shows it delivered, live", func() {
 		open(page, p.ID)

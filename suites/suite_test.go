@@ -61,10 +61,15 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	DeferCleanup(env.Close)
 }, NodeTimeout(3*time.Minute))
 
-// Nothing but the flows' own drill may have tried to leave the machine:
-// the product's egress log, when the suite started the product, stays
-// empty.
-var _ = SynchronizedAfterSuite(func() {}, func() {
+// Each process puts its ledger of the product API's exchanges into the
+// pack. Then nothing but the flows' own drill may have tried to leave the
+// machine: the product's egress log, when the suite started the product,
+// stays empty.
+var _ = SynchronizedAfterSuite(func() {
+	if env != nil {
+		Expect(env.WriteLedger()).To(Succeed())
+	}
+}, func() {
 	if first == nil {
 		return
 	}

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,6 +84,10 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	if err := attachJUnit(pack, r); err != nil {
 		return nil, err
 	}
+	cov, err := apiCoverageOf(pack)
+	if err != nil {
+		return nil, err
+	}
 
 	key, ephemeral, err := evidence.SigningKey(os.LookupEnv)
 	if err != nil {
@@ -101,6 +106,16 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	for _, name := range order {
 		facts.Flows = append(facts.Flows, *flows[name])
 		fmt.Fprintf(summary, "  %-7s %-34s %6.1fs\n", strings.ToUpper(flows[name].Outcome), name, flows[name].Duration.Seconds())
+	}
+	if cov != nil {
+		b, _ := json.MarshalIndent(cov, "", "  ")
+		if _, err := pack.File(contractsDir, apiCoverage, append(b, '\n')); err != nil {
+			return nil, err
+		}
+		facts.Contracts = append(facts.Contracts, evidence.Contract{Name: cov.Contract, File: cov.Spec.File, Source: cov.Spec.Source,
+			Pin: cov.Spec.Pin, Behind: cov.Behind, Documented: cov.Documented, Exercised: cov.Exercised, Validated: cov.Validated,
+			Exchanges: cov.Exchanges, Violations: cov.Violations, Conformance: cov.Conformance, Report: apiCoverage})
+		fmt.Fprintf(summary, "contract %s\n", cov.Summary())
 	}
 	if err := pack.Seal(facts, key); err != nil {
 		return nil, err

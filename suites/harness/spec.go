@@ -13,6 +13,7 @@ import (
 	"github.com/mxschmitt/playwright-go"
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/internal/browser"
 )
@@ -25,6 +26,9 @@ type Env struct {
 	Admin  *Client
 	Mail   Mailbox
 	Phone  Phone
+
+	// api judges the exchanges with the product API against its contract.
+	api *apiJudge
 
 	browserOnce sync.Once
 	browser     *browser.Browser
@@ -43,7 +47,15 @@ func Connect(payload []byte) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Target: &t, Pack: pack, Mail: NewMailbox(&t), Phone: NewPhone(&t)}
+	if e.api, err = newAPIJudge(&t); err != nil {
+		return nil, err
+	}
 	e.Admin = &Client{Base: t.URL, IP: randomIP()}
+	e.Admin.Seen = e.api.observe(func(v contract.Entry) {
+		e.api.mu.Lock()
+		e.api.loose = append(e.api.loose, v)
+		e.api.mu.Unlock()
+	})
 	if err := e.Admin.Login(t.AdminEmail, t.AdminPassword); err != nil {
 		return nil, fmt.Errorf("the suite's admin: %w", err)
 	}
@@ -79,6 +91,9 @@ type Spec struct {
 	egress bytes.Buffer
 	pages  []playwright.Page
 	shot   map[string]bool // specs whose failure screenshots are taken
+
+	mu         sync.Mutex
+	violations []string // exchanges that broke the product's contract, not yet reported
 }
 
 // NewSpec sets a spec up for flow: a user made through the admin API and
@@ -89,6 +104,11 @@ func (e *Env) NewSpec(flow string) *Spec {
 	s := &Spec{Env: e, Key: flow + "-" + strings.ToLower(rand.Text()[:6]), IP: randomIP()}
 	s.Email, s.Password = s.Key+"@suite.example.com", rand.Text()
 	s.API = &Client{Base: e.Target.URL, IP: s.IP, HTTP: Guarded(e.Target.URL, &s.egress)}
+	s.API.Seen = e.api.observe(func(v contract.Entry) {
+		s.mu.Lock()
+		s.violations = append(s.violations, v.String())
+		s.mu.Unlock()
+	})
 	if _, err := e.Admin.Expect(201, "POST", "/api/v1/users", map[string]string{"email": s.Email, "role": "agent", "password": s.Password}); err != nil {
 		Fail("create the spec's user through the admin API: " + err.Error())
 	}
@@ -100,7 +120,29 @@ func (e *Env) NewSpec(flow string) *Spec {
 			Fail("the suite's own client tried to leave the machine:\n" + s.egress.String())
 		}
 	})
+	DeferCleanup(s.CheckContract)
 	return s
+}
+
+// CheckContract fails the running spec when one of its exchanges broke
+// the product's contract since the last check. It runs when the spec
+// ends; an Ordered container calls it (through EachIt) after each It, so
+// that each It answers for its own exchanges.
+func (s *Spec) CheckContract() {
+	s.mu.Lock()
+	v := s.violations
+	s.violations = nil
+	s.mu.Unlock()
+	if len(v) > 0 {
+		Fail("the product's answers break its contract (GET /api/v1/openapi.json):\n" + strings.Join(v, "\n"))
+	}
+}
+
+// EachIt is what an Ordered container sharing s runs after each of its
+// Its: the failure screenshots of that It, and its contract check.
+func (s *Spec) EachIt() {
+	s.ShootFailure()
+	s.CheckContract()
 }
 
 // Name is the full text of the spec running now, which its evidence

@@ -1,0 +1,291 @@
+// Package contract judges HTTP exchanges against a published contract (an
+// OpenAPI document) and keeps the result: one ledger entry per exchange
+// (operation, status, verdict, each violation with its JSON pointer), the
+// coverage of the contract that a run's ledger shows, and the differences
+// between two runs' ledgers (drift between a double and its vendor).
+package contract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+)
+
+// Spec says which document judged: its file, where it comes from, and its
+// pin (a commit, or the product's own version).
+type Spec struct {
+	File   string `json:"file"`
+	Source string `json:"source"`
+	Pin    string `json:"pin,omitempty"`
+}
+
+// The verdicts.
+const (
+	// Conforms: the request and the answer are as the contract says.
+	Conforms = "conforms"
+	// Refused: a request outside the contract, refused with an answer the
+	// contract documents (a 4xx problem) — the product holding its line.
+	Refused = "refused"
+	// Violation: an answer the contract does not allow, or a request
+	// outside the contract that was accepted.
+	Violation = "violation"
+)
+
+// Departure is one way an exchange departs from its contract.
+type Departure struct {
+	// Where is "request" or "response"; Pointer the JSON pointer into its
+	// body ("" for the status, a header or a parameter).
+	Where   string `json:"where"`
+	Pointer string `json:"pointer,omitempty"`
+	Message string `json:"message"`
+}
+
+// Entry is one exchange as the ledger keeps it. Bodies are not kept: only
+// the shape of the answer (its fields and their JSON types), so a ledger
+// holds no secrets and two ledgers can be compared.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	Contract  string    `json:"contract"`
+	Operation string    `json:"operation"` // "METHOD /path/{template}"; "" when the contract has no such route
+	Method    string    `json:"method"`
+	Path      string    `json:"path"` // as sent, without the query
+	Status    int       `json:"status"`
+	Verdict   string    `json:"verdict"`
+	// Departures say what was wrong, for Refused and Violation.
+	Departures []Departure `json:"departures,omitempty"`
+	// Fields are the answer's JSON fields by pointer (arrays as /*), with
+	// their types: what drift is measured on.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// String names the exchange and its verdict, for failure messages.
+func (e Entry) String() string {
+	s := fmt.Sprintf("%s %s → %d: %s (contract %s, operation %q)", e.Method, e.Path, e.Status, e.Verdict, e.Contract, e.Operation)
+	for _, d := range e.Departures {
+		s += fmt.Sprintf("\n  %s %s: %s", d.Where, d.Pointer, d.Message)
+	}
+	return s
+}
+
+// Judge judges exchanges against one contract.
+type Judge struct {
+	Name string
+	Spec Spec
+	// Skip, when set, leaves an exchange unjudged (and off the ledger):
+	// a product's web pages, a vendor's inspection endpoints.
+	Skip func(r *http.Request) bool
+
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var decoders sync.Once
+
+// NewJudge loads an OpenAPI document (JSON or YAML).
+func NewJudge(name string, spec Spec, document []byte) (*Judge, error) {
+	decoders.Do(func() {
+		for _, ct := range []string{"text/xml", "text/event-stream", "text/csv", "text/plain", "text/html"} {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+		}
+		for _, ct := range []string{"image/gif", "image/png", "application/pdf"} {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+		}
+	})
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(document)
+	if err != nil {
+		return nil, fmt.Errorf("contract %s: %w", name, err)
+	}
+	doc.Servers = nil // judge paths as the document writes them, whatever host served them
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("contract %s: %w", name, err)
+	}
+	return &Judge{Name: name, Spec: spec, doc: doc, router: router}, nil
+}
+
+// Operations are the contract's operations, "METHOD /path", sorted.
+func (j *Judge) Operations() []string {
+	var ops []string
+	for path, item := range j.doc.Paths.Map() {
+		for method := range item.Operations() {
+			ops = append(ops, method+" "+path)
+		}
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// Judge judges one exchange. req is the request as sent (its body is not
+// read: reqBody is), status, header and body the answer.
+func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) Entry {
+	e := Entry{Time: time.Now().UTC(), Contract: j.Name, Method: req.Method, Path: req.URL.Path, Status: status, Fields: Fields(header, body)}
+	r := req.Clone(context.Background())
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	r.ContentLength = int64(len(reqBody))
+	route, params, err := j.router.FindRoute(r)
+	if err != nil {
+		// A route the contract does not have: the product is right to say
+		// it has none.
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+			e.Verdict = Refused
+		} else {
+			e.Verdict = Violation
+		}
+		e.Departures = []Departure{{Where: "request", Message: "no operation of the contract matches " + req.Method + " " + req.URL.Path}}
+		return e
+	}
+	e.Operation = route.Method + " " + route.Path
+	opts := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	resIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: opts}
+	resErr := openapi3filter.ValidateResponse(context.Background(), resIn)
+	e.Departures = append(departures("request", reqErr), departures("response", resErr)...)
+	switch {
+	case resErr != nil:
+		e.Verdict = Violation
+	case reqErr != nil && status >= 400 && status < 500:
+		e.Verdict = Refused
+	case reqErr != nil:
+		e.Verdict = Violation
+		e.Departures = append(e.Departures, Departure{Where: "response", Message: fmt.Sprintf("answered %d to a request its contract does not allow", status)})
+	default:
+		e.Verdict = Conforms
+	}
+	return e
+}
+
+// departures flattens a validation error into its departures, each schema
+// error with its JSON pointer.
+func departures(where string, err error) []Departure {
+	if err == nil {
+		return nil
+	}
+	var out []Departure
+	var walk func(err error)
+	walk = func(err error) {
+		var multi openapi3.MultiError
+		if errors.As(err, &multi) {
+			for _, e := range multi {
+				walk(e)
+			}
+			return
+		}
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			ptr := "/" + strings.Join(se.JSONPointer(), "/")
+			msg := se.Reason
+			if msg == "" {
+				msg = se.Error()
+			}
+			out = append(out, Departure{Where: where, Pointer: ptr, Message: msg})
+			return
+		}
+		msg := err.Error()
+		if i := strings.Index(msg, "\n"); i > 0 {
+			msg = msg[:i]
+		}
+		out = append(out, Departure{Where: where, Message: msg})
+	}
+	walk(err)
+	return out
+}
+
+// Fields returns a JSON answer's fields by pointer with their JSON types
+// (object, array, string, number, boolean, null); arrays' items are /*.
+// An answer that is not JSON has none.
+func Fields(header http.Header, body []byte) map[string]string {
+	if !strings.Contains(header.Get("Content-Type"), "json") || len(body) == 0 {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	var walk func(ptr string, v any, depth int)
+	walk = func(ptr string, v any, depth int) {
+		if depth > 8 || len(out) > 500 {
+			return
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			out[ptr] = "object"
+			for k, c := range t {
+				walk(ptr+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), c, depth+1)
+			}
+		case []any:
+			out[ptr] = "array"
+			for _, c := range t {
+				walk(ptr+"/*", c, depth+1)
+			}
+		case string:
+			out[ptr] = "string"
+		case float64:
+			out[ptr] = "number"
+		case bool:
+			out[ptr] = "boolean"
+		case nil:
+			out[ptr] = "null"
+		}
+	}
+	walk("", v, 0)
+	if out[""] != "" && len(out) > 0 {
+		delete(out, "") // the root's type is implied by its fields
+	}
+	return out
+}
+
+// Ledger appends entries as JSON lines; it is safe for concurrent use.
+type Ledger struct {
+	mu sync.Mutex
+	w  io.Writer
+	n  int
+}
+
+// NewLedger returns a ledger writing to w.
+func NewLedger(w io.Writer) *Ledger { return &Ledger{w: w} }
+
+// Add appends e.
+func (l *Ledger) Add(e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	_, err = l.w.Write(append(b, '\n'))
+	return err
+}
+
+// Read parses a ledger's JSON lines.
+func Read(b []byte) ([]Entry, error) {
+	var out []Entry
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("ledger line %d: %w", i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,160 @@
+package contract_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/real-estate-os/reos/contract"
+)
+
+const doc = `openapi: 3.0.3
+info: {title: things, version: "1"}
+paths:
+  /things/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      responses:
+        "200":
+          description: the thing
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [id, name]
+                properties:
+                  id: {type: integer}
+                  name: {type: string}
+                  tags: {type: array, items: {type: string}}
+        "404":
+          description: no such thing
+          content: {application/problem+json: {schema: {type: object, required: [title], properties: {title: {type: string}}}}}
+  /things:
+    post:
+      requestBody: {required: true, content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}}
+      responses:
+        "201": {description: made}
+        "422": {description: refused, content: {application/problem+json: {schema: {type: object}}}}
+`
+
+func judge(t *testing.T) *contract.Judge {
+	t.Helper()
+	j, err := contract.NewJudge("things", contract.Spec{File: "things.yaml", Source: "test"}, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func exchange(j *contract.Judge, method, path, reqBody string, status int, ct, body string) contract.Entry {
+	req := httptest.NewRequest(method, "http://127.0.0.1:9"+path, nil)
+	if reqBody != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	h := http.Header{}
+	if ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	return j.Judge(req, []byte(reqBody), status, h, []byte(body))
+}
+
+func TestVerdicts(t *testing.T) {
+	j := judge(t)
+	for _, c := range []struct {
+		name                   string
+		method, path, req      string
+		status                 int
+		ct, body               string
+		verdict, pointer, what string
+	}{
+		{"an answer as documented", "GET", "/things/7", "", 200, "application/json", `{"id":7,"name":"x","tags":["a"]}`, contract.Conforms, "", ""},
+		{"a required field missing", "GET", "/things/7", "", 200, "application/json", `{"id":7}`, contract.Violation, "", "name"},
+		{"a field of the wrong type", "GET", "/things/7", "", 200, "application/json", `{"id":7,"name":3}`, contract.Violation, "/name", ""},
+		{"an undocumented status", "GET", "/things/7", "", 500, "application/problem+json", `{"title":"x"}`, contract.Violation, "", "status"},
+		{"a bad id refused as documented", "GET", "/things/abc", "", 404, "application/problem+json", `{"title":"no"}`, contract.Refused, "", ""},
+		{"a bad body refused as documented", "POST", "/things", `{"nom":"x"}`, 422, "application/problem+json", `{}`, contract.Refused, "", ""},
+		{"a bad body accepted", "POST", "/things", `{"nom":"x"}`, 201, "", "", contract.Violation, "", "does not allow"},
+		{"no such route, 404", "GET", "/nope", "", 404, "application/problem+json", `{}`, contract.Refused, "", ""},
+		{"no such route, answered", "GET", "/nope", "", 200, "application/json", `{}`, contract.Violation, "", "no operation"},
+	} {
+		e := exchange(j, c.method, c.path, c.req, c.status, c.ct, c.body)
+		if e.Verdict != c.verdict {
+			t.Errorf("%s: verdict %s, want %s\n%s", c.name, e.Verdict, c.verdict, e)
+			continue
+		}
+		all := e.String()
+		if c.pointer != "" && !strings.Contains(all, "response "+c.pointer) {
+			t.Errorf("%s: departures do not point at %s:\n%s", c.name, c.pointer, all)
+		}
+		if c.what != "" && !strings.Contains(all, c.what) {
+			t.Errorf("%s: departures do not say %q:\n%s", c.name, c.what, all)
+		}
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	j := judge(t)
+	entries := []contract.Entry{
+		exchange(j, "GET", "/things/7", "", 200, "application/json", `{"id":7,"name":"x"}`),
+		exchange(j, "GET", "/things/8", "", 404, "application/problem+json", `{"title":"no"}`),
+		exchange(j, "POST", "/things", `{"name":"x"}`, 500, "", ""),
+	}
+	c := j.Coverage(entries)
+	if c.Documented != 2 || c.Exercised != 2 || c.Validated != 1 || c.Exchanges != 3 || c.Violations != 1 {
+		t.Errorf("coverage %+v: want 2 documented, 2 exercised, 1 validated, 3 exchanges, 1 violation", c)
+	}
+	if c.Operations[0].Operation != "GET /things/{id}" || c.Operations[0].Statuses[200] != 1 || c.Operations[0].Statuses[404] != 1 {
+		t.Errorf("operations %+v", c.Operations)
+	}
+	if !strings.Contains(c.Summary(), "2 of   2 operations") || !strings.Contains(c.Summary(), "66.7 %") {
+		t.Errorf("summary %q", c.Summary())
+	}
+}
+
+// Drift: a double that drops a field or answers another status is named;
+// values that differ (ids, names) are not.
+func TestDiffNamesTheDriftAndNothingElse(t *testing.T) {
+	j := judge(t)
+	vendor := []contract.Entry{
+		exchange(j, "GET", "/things/7", "", 200, "application/json", `{"id":7,"name":"x","tags":["a"]}`),
+		exchange(j, "POST", "/things", `{"name":"x"}`, 201, "", ""),
+	}
+	same := []contract.Entry{
+		exchange(j, "GET", "/things/9", "", 200, "application/json", `{"id":9,"name":"other","tags":["b","c"]}`),
+		exchange(j, "POST", "/things", `{"name":"y"}`, 201, "", ""),
+	}
+	if d := contract.Diff(vendor, same); len(d) != 0 {
+		t.Errorf("two runs that differ only in values: %v", d)
+	}
+	drifted := []contract.Entry{
+		exchange(j, "GET", "/things/9", "", 200, "application/json", `{"id":9,"tags":["b"]}`),
+		exchange(j, "POST", "/things", `{"name":"y"}`, 200, "", ""),
+	}
+	var got []string
+	for _, d := range contract.Diff(vendor, drifted) {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"things GET /things/{id}: status 200: field /name (string) in A only",
+		"things POST /things: status 200 in B only",
+		"things POST /things: status 201 in A only",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLedgerRoundTrip(t *testing.T) {
+	var b strings.Builder
+	l := contract.NewLedger(&b)
+	j := judge(t)
+	e := exchange(j, "GET", "/things/7", "", 200, "application/json", `{"id":7}`)
+	if err := l.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	back, err := contract.Read([]byte(b.String()))
+	if err != nil || len(back) != 1 || back[0].Verdict != contract.Violation || back[0].Operation != "GET /things/{id}" {
+		t.Errorf("read back %+v, %v", back, err)
+	}
+}

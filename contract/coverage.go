@@ -1,0 +1,182 @@
+package contract
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Operation is one operation's part of a coverage report.
+type Operation struct {
+	Operation  string      `json:"operation"`
+	Exchanges  int         `json:"exchanges"`
+	Statuses   map[int]int `json:"statuses"` // exchanges by status code
+	Violations int         `json:"violations"`
+}
+
+// Coverage is what a ledger shows of one contract: how many of its
+// operations the run exercised, how many of those every exchange
+// conformed to (or was refused as documented), the status codes seen, the
+// violations, and the share of exchanges that kept the contract.
+type Coverage struct {
+	Contract    string      `json:"contract"`
+	Spec        Spec        `json:"spec"`
+	Behind      string      `json:"behind,omitempty"` // what answered: "the product", a double and its URL, the vendor
+	Documented  int         `json:"documented"`
+	Exercised   int         `json:"exercised"`
+	Validated   int         `json:"validated"`
+	Exchanges   int         `json:"exchanges"`
+	Violations  int         `json:"violations"`
+	Outside     int         `json:"outside"`     // exchanges no operation of the contract matches
+	Conformance float64     `json:"conformance"` // exchanges without a violation, of all
+	Operations  []Operation `json:"operations"`
+	// Failures are the violations, one line each, for the summary.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// Coverage reports what entries (this contract's) show of the contract.
+func (j *Judge) Coverage(entries []Entry) Coverage {
+	c := Coverage{Contract: j.Name, Spec: j.Spec, Documented: len(j.Operations())}
+	ops := map[string]*Operation{}
+	for _, e := range entries {
+		if e.Contract != j.Name {
+			continue
+		}
+		c.Exchanges++
+		if e.Verdict == Violation {
+			c.Violations++
+			c.Failures = append(c.Failures, e.String())
+		}
+		if e.Operation == "" {
+			c.Outside++
+			continue
+		}
+		o := ops[e.Operation]
+		if o == nil {
+			o = &Operation{Operation: e.Operation, Statuses: map[int]int{}}
+			ops[e.Operation] = o
+		}
+		o.Exchanges++
+		o.Statuses[e.Status]++
+		if e.Verdict == Violation {
+			o.Violations++
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(ops)) {
+		o := ops[k]
+		c.Operations = append(c.Operations, *o)
+		c.Exercised++
+		if o.Violations == 0 {
+			c.Validated++
+		}
+	}
+	if c.Exchanges > 0 {
+		c.Conformance = float64(c.Exchanges-c.Violations) / float64(c.Exchanges)
+	}
+	return c
+}
+
+// Summary is one line: the contract, its coverage and conformance.
+func (c Coverage) Summary() string {
+	return fmt.Sprintf("%-9s %3d of %3d operations exercised, %3d validated; %5d exchanges, %d violations (%.1f %% conform)",
+		c.Contract, c.Exercised, c.Documented, c.Validated, c.Exchanges, c.Violations, 100*c.Conformance)
+}
+
+// Difference is one way two runs answered an operation differently.
+type Difference struct {
+	Contract  string `json:"contract"`
+	Operation string `json:"operation"`
+	What      string `json:"what"`
+}
+
+func (d Difference) String() string { return d.Contract + " " + d.Operation + ": " + d.What }
+
+// Diff compares two runs' ledgers operation by operation, for the
+// operations both exercised: the status codes each saw, and for each
+// status both saw, the answer's fields and their JSON types. Values are
+// never compared (ids, dates and tokens differ from run to run); an
+// operation only one side exercised is named as such.
+func Diff(a, b []Entry) []Difference {
+	type shape struct {
+		statuses map[int]bool
+		fields   map[int]map[string]string // status → pointer → type, union over the run
+	}
+	collect := func(entries []Entry) map[string]*shape {
+		out := map[string]*shape{}
+		for _, e := range entries {
+			if e.Operation == "" {
+				continue
+			}
+			k := e.Contract + "\x00" + e.Operation
+			s := out[k]
+			if s == nil {
+				s = &shape{statuses: map[int]bool{}, fields: map[int]map[string]string{}}
+				out[k] = s
+			}
+			s.statuses[e.Status] = true
+			if s.fields[e.Status] == nil {
+				s.fields[e.Status] = map[string]string{}
+			}
+			for p, t := range e.Fields {
+				if old, ok := s.fields[e.Status][p]; ok && old != t {
+					s.fields[e.Status][p] = "mixed"
+				} else {
+					s.fields[e.Status][p] = t
+				}
+			}
+		}
+		return out
+	}
+	sa, sb := collect(a), collect(b)
+	var out []Difference
+	keys := slices.Sorted(maps.Keys(sa))
+	for k := range sb {
+		if _, ok := sa[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		contract, op, _ := strings.Cut(k, "\x00")
+		d := func(format string, args ...any) {
+			out = append(out, Difference{Contract: contract, Operation: op, What: fmt.Sprintf(format, args...)})
+		}
+		x, y := sa[k], sb[k]
+		if x == nil || y == nil {
+			d("exercised by %s only", map[bool]string{true: "B", false: "A"}[x == nil])
+			continue
+		}
+		for st := range x.statuses {
+			if !y.statuses[st] {
+				d("status %d in A only", st)
+			}
+		}
+		for st := range y.statuses {
+			if !x.statuses[st] {
+				d("status %d in B only", st)
+			}
+		}
+		for st, fa := range x.fields {
+			fb, ok := y.fields[st]
+			if !ok {
+				continue
+			}
+			for _, p := range slices.Sorted(maps.Keys(fa)) {
+				if t, ok := fb[p]; !ok {
+					d("status %d: field %s (%s) in A only", st, p, fa[p])
+				} else if t != fa[p] && t != "mixed" && fa[p] != "mixed" {
+					d("status %d: field %s is %s in A, %s in B", st, p, fa[p], t)
+				}
+			}
+			for _, p := range slices.Sorted(maps.Keys(fb)) {
+				if _, ok := fa[p]; !ok {
+					d("status %d: field %s (%s) in B only", st, p, fb[p])
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}

@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/real-estate-os/reos/contract"
+	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/suites/client"
+)
+
+// The product's own contract, its OpenAPI document as the target serves it
+// (GET /api/v1/openapi.json), judges every exchange the suite's API
+// clients have with the API: a violation fails the spec that caused it,
+// with the exchange in the message. Each process keeps a ledger; the pack
+// gets them, the document that judged, and the coverage they show.
+
+// Contract file names in a pack.
+const (
+	contractsDir   = "contracts"
+	apiContract    = "reos"
+	apiDocument    = "contracts/reos.openapi.json"
+	apiLedgerGlob  = "contracts/reos-ledger-*.jsonl"
+	apiCoverage    = "contracts/reos.json"
+	apiDocumentURL = "/api/v1/openapi.json"
+)
+
+// apiJudge is a process's judge of the product API, and its ledger.
+type apiJudge struct {
+	judge  *contract.Judge
+	doc    []byte
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	ledger *contract.Ledger
+	// loose are violations no spec owns (the suite admin's exchanges).
+	loose []contract.Entry
+}
+
+// newAPIJudge fetches the target's OpenAPI document.
+func newAPIJudge(t *Target) (*apiJudge, error) {
+	r, err := (&Client{Base: t.URL}).Expect(200, "GET", apiDocumentURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the product's contract: %w", err)
+	}
+	j, err := contract.NewJudge(apiContract, contract.Spec{File: "system/api/openapi.yaml", Source: "GET " + apiDocumentURL + " of the target",
+		Pin: r.Header.Get("ETag")}, r.Body)
+	if err != nil {
+		return nil, err
+	}
+	host := ""
+	if u, err := url.Parse(t.URL); err == nil {
+		host = u.Host
+	}
+	j.Skip = func(r *http.Request) bool {
+		p := r.URL.Path
+		return r.URL.Host != host || r.Method == "OPTIONS" || !(strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz")
+	}
+	a := &apiJudge{judge: j, doc: r.Body}
+	a.ledger = contract.NewLedger(&a.buf)
+	return a, nil
+}
+
+// observe judges each exchange c has, keeps it on the ledger, and hands a
+// violation to violated.
+func (a *apiJudge) observe(violated func(contract.Entry)) func(*client.Response) {
+	return func(r *client.Response) {
+		if a.judge.Skip(r.Request) {
+			return
+		}
+		e := a.judge.Judge(r.Request, r.RequestBody, r.Status, r.Header, r.Body)
+		a.mu.Lock()
+		a.ledger.Add(e)
+		a.mu.Unlock()
+		if e.Verdict == contract.Violation {
+			violated(e)
+		}
+	}
+}
+
+// WriteLedger puts the process's ledger into the pack (and, on the first
+// process, the document that judged). Call it once, at the suite's end.
+func (e *Env) WriteLedger() error {
+	a := e.api
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if GinkgoParallelProcess() == 1 {
+		if _, err := e.Pack.File(contractsDir, apiDocument, a.doc); err != nil {
+			return err
+		}
+	}
+	_, err := e.Pack.File(contractsDir, fmt.Sprintf("contracts/reos-ledger-p%d.jsonl", GinkgoParallelProcess()), a.buf.Bytes())
+	if err == nil && len(a.loose) > 0 {
+		var lines []string
+		for _, v := range a.loose {
+			lines = append(lines, v.String())
+		}
+		err = fmt.Errorf("the product's answers to the suite's admin break its contract:\n%s", strings.Join(lines, "\n"))
+	}
+	return err
+}
+
+// apiCoverageOf reads the pack's ledgers of the product API and reports
+// the coverage they show, writing it into the pack.
+func apiCoverageOf(pack *evidence.Pack) (*contract.Coverage, error) {
+	doc, err := os.ReadFile(filepath.Join(pack.Dir, apiDocument))
+	if os.IsNotExist(err) {
+		return nil, nil // no process judged (the suite ran no spec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	j, err := contract.NewJudge(apiContract, contract.Spec{}, doc)
+	if err != nil {
+		return nil, err
+	}
+	files, _ := filepath.Glob(filepath.Join(pack.Dir, apiLedgerGlob))
+	var entries []contract.Entry
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		es, err := contract.Read(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		entries = append(entries, es...)
+	}
+	c := j.Coverage(entries)
+	c.Spec = contract.Spec{File: "system/api/openapi.yaml", Source: "GET " + apiDocumentURL + " of the target, kept as " + apiDocument}
+	c.Behind = "the product"
+	return &c, nil
+}
