@@ -20,8 +20,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
 // Spec says which document judged: its file, where it comes from, and its
@@ -64,8 +62,10 @@ type Entry struct {
 	Path      string    `json:"path"` // as sent, without the query
 	Status    int       `json:"status"`
 	Verdict   string    `json:"verdict"`
-	// Departures say what was wrong, for Refused and Violation.
+	// Departures say what was wrong, for Refused, Violation and
+	// KnownQuirk; Quirk names the known quirk (Quirks).
 	Departures []Departure `json:"departures,omitempty"`
+	Quirk      string      `json:"quirk,omitempty"`
 	// Fields are the answer's JSON fields by pointer (arrays as /*), with
 	// their types: what drift is measured on.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -74,6 +74,9 @@ type Entry struct {
 // String names the exchange and its verdict, for failure messages.
 func (e Entry) String() string {
 	s := fmt.Sprintf("%s %s → %d: %s (contract %s, operation %q)", e.Method, e.Path, e.Status, e.Verdict, e.Contract, e.Operation)
+	if e.Quirk != "" {
+		s += " — known quirk " + e.Quirk
+	}
 	for _, d := range e.Departures {
 		s += fmt.Sprintf("\n  %s %s: %s", d.Where, d.Pointer, d.Message)
 	}
@@ -87,9 +90,12 @@ type Judge struct {
 	// Skip, when set, leaves an exchange unjudged (and off the ledger):
 	// a product's web pages, a vendor's inspection endpoints.
 	Skip func(r *http.Request) bool
+	// Base is a path prefix the server adds before the document's paths
+	// (OpenAI's /v1).
+	Base string
 
 	doc    *openapi3.T
-	router routers.Router
+	router *router
 }
 
 var decoders sync.Once
@@ -110,11 +116,9 @@ func NewJudge(name string, spec Spec, document []byte) (*Judge, error) {
 		return nil, fmt.Errorf("contract %s: %w", name, err)
 	}
 	doc.Servers = nil // judge paths as the document writes them, whatever host served them
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("contract %s: %w", name, err)
-	}
-	return &Judge{Name: name, Spec: spec, doc: doc, router: router}, nil
+	// The document itself is not judged (vendors' documents fail their own
+	// schemas: QUIRKS.md), only what it says of exchanges.
+	return &Judge{Name: name, Spec: spec, doc: doc, router: newRouter(doc)}, nil
 }
 
 // Operations are the contract's operations, "METHOD /path", sorted.
@@ -134,6 +138,10 @@ func (j *Judge) Operations() []string {
 func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) Entry {
 	e := Entry{Time: time.Now().UTC(), Contract: j.Name, Method: req.Method, Path: req.URL.Path, Status: status, Fields: Fields(header, body)}
 	r := req.Clone(context.Background())
+	if j.Base != "" {
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, j.Base)
+		r.URL.RawPath = ""
+	}
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	r.ContentLength = int64(len(reqBody))
 	route, params, err := j.router.FindRoute(r)
@@ -166,6 +174,11 @@ func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http
 		e.Departures = append(e.Departures, Departure{Where: "response", Message: fmt.Sprintf("answered %d to a request its contract does not allow", status)})
 	default:
 		e.Verdict = Conforms
+	}
+	if e.Verdict == Violation {
+		if q := quirk(j.Name, e); q != "" {
+			e.Verdict, e.Quirk = KnownQuirk, q
+		}
 	}
 	return e
 }

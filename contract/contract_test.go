@@ -1,8 +1,10 @@
 package contract_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -156,5 +158,60 @@ func TestLedgerRoundTrip(t *testing.T) {
 	back, err := contract.Read([]byte(b.String()))
 	if err != nil || len(back) != 1 || back[0].Verdict != contract.Violation || back[0].Operation != "GET /things/{id}" {
 		t.Errorf("read back %+v, %v", back, err)
+	}
+}
+
+// The proxy forwards an exchange unchanged and judges it on the way.
+func TestProxyJudgesWhatPassesThrough(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/things/7" {
+			w.Write([]byte(`{"id":7,"name":"x"}`))
+			return
+		}
+		w.Write([]byte(`{"id":8}`)) // name missing: a double that drifted
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	var b strings.Builder
+	j := judge(t)
+	proxy := httptest.NewServer(contract.Proxy(j, u, contract.NewLedger(&b)))
+	defer proxy.Close()
+	for _, path := range []string{"/things/7", "/things/8"} {
+		res, err := http.Get(proxy.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), `"id"`) {
+			t.Errorf("%s through the proxy: %s", path, body)
+		}
+	}
+	entries, err := contract.Read([]byte(b.String()))
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("ledger: %v %v", entries, err)
+	}
+	if entries[0].Verdict != contract.Conforms || entries[1].Verdict != contract.Violation || !strings.Contains(entries[1].String(), "name") {
+		t.Errorf("verdicts:\n%s\n%s", entries[0], entries[1])
+	}
+}
+
+// A vendor's known departure from its own document is recorded as that
+// quirk; the same departure from another contract is a violation.
+func TestKnownQuirks(t *testing.T) {
+	tw, err := contract.NewJudge("twilio", contract.Spec{}, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := exchange(tw, "GET", "/things/7", "", 500, "application/json", `{"code":20500,"message":"x","more_info":"u","status":500}`)
+	if e.Verdict != contract.KnownQuirk || e.Quirk != "twilio-errors-undocumented" {
+		t.Errorf("Twilio's undocumented error: %s", e)
+	}
+	if e := exchange(judge(t), "GET", "/things/7", "", 500, "application/json", `{}`); e.Verdict != contract.Violation {
+		t.Errorf("the same from another contract: %s", e)
+	}
+	if e := exchange(tw, "GET", "/things/7", "", 200, "application/json", `{"id":7}`); e.Verdict != contract.Violation {
+		t.Errorf("a missing field is no quirk of Twilio's: %s", e)
 	}
 }

@@ -21,17 +21,18 @@ type Operation struct {
 // conformed to (or was refused as documented), the status codes seen, the
 // violations, and the share of exchanges that kept the contract.
 type Coverage struct {
-	Contract    string      `json:"contract"`
-	Spec        Spec        `json:"spec"`
-	Behind      string      `json:"behind,omitempty"` // what answered: "the product", a double and its URL, the vendor
-	Documented  int         `json:"documented"`
-	Exercised   int         `json:"exercised"`
-	Validated   int         `json:"validated"`
-	Exchanges   int         `json:"exchanges"`
-	Violations  int         `json:"violations"`
-	Outside     int         `json:"outside"`     // exchanges no operation of the contract matches
-	Conformance float64     `json:"conformance"` // exchanges without a violation, of all
-	Operations  []Operation `json:"operations"`
+	Contract    string         `json:"contract"`
+	Spec        Spec           `json:"spec"`
+	Behind      string         `json:"behind,omitempty"` // what answered: "the product", a double and its URL, the vendor
+	Documented  int            `json:"documented"`
+	Exercised   int            `json:"exercised"`
+	Validated   int            `json:"validated"`
+	Exchanges   int            `json:"exchanges"`
+	Violations  int            `json:"violations"`
+	Quirks      map[string]int `json:"known_quirks,omitempty"` // exchanges a known quirk explains, by quirk
+	Outside     int            `json:"outside"`                // exchanges no operation of the contract matches
+	Conformance float64        `json:"conformance"`            // exchanges without a violation, of all
+	Operations  []Operation    `json:"operations"`
 	// Failures are the violations, one line each, for the summary.
 	Failures []string `json:"failures,omitempty"`
 }
@@ -48,6 +49,12 @@ func (j *Judge) Coverage(entries []Entry) Coverage {
 		if e.Verdict == Violation {
 			c.Violations++
 			c.Failures = append(c.Failures, e.String())
+		}
+		if e.Verdict == KnownQuirk {
+			if c.Quirks == nil {
+				c.Quirks = map[string]int{}
+			}
+			c.Quirks[e.Quirk]++
 		}
 		if e.Operation == "" {
 			c.Outside++
@@ -80,8 +87,16 @@ func (j *Judge) Coverage(entries []Entry) Coverage {
 
 // Summary is one line: the contract, its coverage and conformance.
 func (c Coverage) Summary() string {
-	return fmt.Sprintf("%-9s %3d of %3d operations exercised, %3d validated; %5d exchanges, %d violations (%.1f %% conform)",
+	q := 0
+	for _, n := range c.Quirks {
+		q += n
+	}
+	s := fmt.Sprintf("%-9s %3d of %3d operations exercised, %3d validated; %5d exchanges, %d violations (%.1f %% conform)",
 		c.Contract, c.Exercised, c.Documented, c.Validated, c.Exchanges, c.Violations, 100*c.Conformance)
+	if q > 0 {
+		s += fmt.Sprintf("; %d known quirks", q)
+	}
+	return s
 }
 
 // Difference is one way two runs answered an operation differently.

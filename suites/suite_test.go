@@ -85,6 +85,9 @@ var _ = SynchronizedAfterSuite(func() {
 	_, err = pack.GuardLog("the product", "unexpected", []byte(strings.Join(lines, "\n")), nil)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(lines).To(BeEmpty(), "the product tried to leave the machine (refused, recorded in egress/)")
+	broken, err := first.VendorContracts(pack)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(broken).To(BeEmpty(), "exchanges between the product and the vendors' doubles broke the vendors' contracts (ledgers in contracts/)")
 })
 
 // Each spec's end goes to the progress file, for reos green's live lines.

@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/real-estate-os/reos/contract"
+	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/app"
 )
 
@@ -64,4 +71,116 @@ func startContract(ctx context.Context, base *app.Main) (*app.Main, *app.Doubles
 		delete(vars, "REOS_PUBLIC_URL") // follows the address
 	}
 	return app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), base.Logger)
+}
+
+// judgeFor returns the judge of a named contract: a vendor's pinned
+// document, the product's own (reos), or the document at spec.
+func judgeFor(name, spec string) (*contract.Judge, error) {
+	switch {
+	case spec != "":
+		doc, err := os.ReadFile(spec)
+		if err != nil {
+			return nil, err
+		}
+		return contract.NewJudge(name, contract.Spec{File: spec, Source: "--spec"}, doc)
+	case name == "reos":
+		return contract.NewJudge(name, contract.Spec{File: "system/api/openapi.yaml", Source: "this build of reos"}, api.OpenAPIDocument())
+	}
+	return contract.ForVendor(name)
+}
+
+// runContract is `reos contract proxy|diff`.
+func runContract(ctx context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintln(stderr, "Usage:\n  reos contract proxy --contract twilio|sendgrid|openai|reos [--spec FILE] --upstream URL --listen ADDR [--ledger FILE]\n"+
+			"  reos contract diff PACK_A PACK_B")
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	switch args[0] {
+	case "proxy":
+		fs := flag.NewFlagSet("reos contract proxy", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		name := fs.String("contract", "", "the contract that judges: twilio, sendgrid, openai or reos")
+		spec := fs.String("spec", "", "judge with this OpenAPI document instead of the pinned one")
+		upstream := fs.String("upstream", "", "where requests go: a double on loopback, or the vendor")
+		listen := fs.String("listen", "127.0.0.1:0", "the proxy's address")
+		ledgerPath := fs.String("ledger", "", "the ledger file (JSON lines; default standard output)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		u, err := url.Parse(*upstream)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			fmt.Fprintf(stderr, "reos contract proxy: --upstream %q: want a URL\n", *upstream)
+			return 2
+		}
+		j, err := judgeFor(*name, *spec)
+		if err != nil {
+			fmt.Fprintf(stderr, "reos contract proxy: %v\n", err)
+			return 1
+		}
+		var w io.Writer = stdout
+		if *ledgerPath != "" {
+			f, err := os.OpenFile(*ledgerPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				fmt.Fprintf(stderr, "reos contract proxy: %v\n", err)
+				return 1
+			}
+			defer f.Close()
+			w = f
+		}
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "reos contract proxy: %v\n", err)
+			return 1
+		}
+		srv := api.HTTPServer(contract.Proxy(j, u, contract.NewLedger(w)), nil)
+		fmt.Fprintf(stderr, "reos contract proxy: %s judged by %s, http://%s → %s\n", *name, j.Spec.File, l.Addr(), u)
+		go func() { <-ctx.Done(); srv.Close() }()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "reos contract proxy: %v\n", err)
+			return 1
+		}
+		return 0
+	case "diff":
+		if len(args) != 3 {
+			usage()
+			return 2
+		}
+		var ledgers [2][]contract.Entry
+		for i, dir := range args[1:] {
+			files, _ := filepath.Glob(filepath.Join(dir, "contracts", "*ledger*.jsonl"))
+			if len(files) == 0 {
+				fmt.Fprintf(stderr, "reos contract diff: %s holds no ledger (contracts/*ledger*.jsonl)\n", dir)
+				return 2
+			}
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err == nil {
+					var es []contract.Entry
+					if es, err = contract.Read(b); err == nil {
+						ledgers[i] = append(ledgers[i], es...)
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "reos contract diff: %s: %v\n", f, err)
+					return 2
+				}
+			}
+		}
+		diffs := contract.Diff(ledgers[0], ledgers[1])
+		for _, d := range diffs {
+			fmt.Fprintln(stdout, d)
+		}
+		if len(diffs) > 0 {
+			fmt.Fprintf(stdout, "%d difference(s): A is %s, B is %s\n", len(diffs), args[1], args[2])
+			return 1
+		}
+		fmt.Fprintln(stdout, "no difference in the operations both exercised: same status codes, same fields and types")
+		return 0
+	}
+	usage()
+	return 2
 }

@@ -138,3 +138,17 @@ func Read(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// PinOf returns the pin of the contract file name.
+func PinOf(name string) (Pin, error) {
+	pins, err := Pins()
+	if err != nil {
+		return Pin{}, err
+	}
+	for _, p := range pins {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Pin{}, fmt.Errorf("contracts: %s is not pinned in internal/contracts/pins.txt", name)
+}

@@ -142,3 +142,85 @@ func apiCoverageOf(pack *evidence.Pack) (*contract.Coverage, error) {
 	c.Behind = "the product"
 	return &c, nil
 }
+
+// judgeVendor returns the front app.FrontDouble puts before each vendor's
+// double: a contract proxy judging every exchange against the vendor's
+// pinned document, its ledger under dir.
+func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Handler, error) {
+	return func(vendor, upstream string) (http.Handler, error) {
+		j, err := contract.ForVendor(vendor)
+		if err != nil {
+			return nil, err
+		}
+		u, err := url.Parse(upstream)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, vendor+"-ledger.jsonl")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		t.VendorLedgers[vendor] = path
+		return contract.Proxy(j, u, contract.NewLedger(f)), nil
+	}
+}
+
+// VendorContracts puts the vendors' ledgers into the pack and returns the
+// exchanges that broke a vendor's contract. Call it once, on the first
+// process, when the suite is done.
+func (t *Target) VendorContracts(pack *evidence.Pack) ([]string, error) {
+	var broken []string
+	for _, vendor := range contract.Vendors {
+		path, ok := t.VendorLedgers[vendor]
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pack.File(contractsDir, "contracts/"+vendor+"-ledger.jsonl", b); err != nil {
+			return nil, err
+		}
+		entries, err := contract.Read(b)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Verdict == contract.Violation {
+				broken = append(broken, e.String())
+			}
+		}
+	}
+	return broken, nil
+}
+
+// vendorCoverage reports the coverage the pack's vendor ledgers show.
+func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error) {
+	var out []contract.Coverage
+	for _, vendor := range contract.Vendors {
+		b, err := os.ReadFile(filepath.Join(pack.Dir, "contracts", vendor+"-ledger.jsonl"))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		entries, err := contract.Read(b)
+		if err != nil {
+			return nil, err
+		}
+		j, err := contract.ForVendor(vendor)
+		if err != nil {
+			return nil, err
+		}
+		c := j.Coverage(entries)
+		c.Behind = t.Behind[vendor]
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/internal/progress"
 )
@@ -88,6 +89,15 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	if err != nil {
 		return nil, err
 	}
+	var covs []contract.Coverage
+	if cov != nil {
+		covs = append(covs, *cov)
+	}
+	vendors, err := vendorCoverage(t, pack)
+	if err != nil {
+		return nil, err
+	}
+	covs = append(covs, vendors...)
 
 	key, ephemeral, err := evidence.SigningKey(os.LookupEnv)
 	if err != nil {
@@ -107,14 +117,15 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 		facts.Flows = append(facts.Flows, *flows[name])
 		fmt.Fprintf(summary, "  %-7s %-34s %6.1fs\n", strings.ToUpper(flows[name].Outcome), name, flows[name].Duration.Seconds())
 	}
-	if cov != nil {
+	for _, cov := range covs {
+		report := "contracts/" + cov.Contract + ".json"
 		b, _ := json.MarshalIndent(cov, "", "  ")
-		if _, err := pack.File(contractsDir, apiCoverage, append(b, '\n')); err != nil {
+		if _, err := pack.File(contractsDir, report, append(b, '\n')); err != nil {
 			return nil, err
 		}
 		facts.Contracts = append(facts.Contracts, evidence.Contract{Name: cov.Contract, File: cov.Spec.File, Source: cov.Spec.Source,
 			Pin: cov.Spec.Pin, Behind: cov.Behind, Documented: cov.Documented, Exercised: cov.Exercised, Validated: cov.Validated,
-			Exchanges: cov.Exchanges, Violations: cov.Violations, Conformance: cov.Conformance, Report: apiCoverage})
+			Exchanges: cov.Exchanges, Violations: cov.Violations, Conformance: cov.Conformance, Report: report})
 		fmt.Fprintf(summary, "contract %s\n", cov.Summary())
 	}
 	if err := pack.Seal(facts, key); err != nil {

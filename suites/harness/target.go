@@ -43,6 +43,11 @@ type Target struct {
 	Providers map[string]string `json:"providers"`
 	// Config is what the pack records about the target, secrets redacted.
 	Config map[string]string `json:"config"`
+	// VendorLedgers are the ledgers of the contract proxies before the
+	// vendors' doubles (production mode), by vendor; Behind says what
+	// answered behind each.
+	VendorLedgers map[string]string `json:"vendor_ledgers,omitempty"`
+	Behind        map[string]string `json:"behind,omitempty"`
 	// EgressLog is the product's log of refused connections, when the
 	// suite started the product (a running stack keeps its own).
 	EgressLog string `json:"egress_log"`
@@ -202,11 +207,17 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	var m *app.Main
 	if t.Mode == "production" {
 		var doubles *app.Doubles
+		t.VendorLedgers = map[string]string{}
+		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
 		if m, doubles, err = app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), logger); err != nil {
 			return fail(fmt.Errorf("start the product against the contract doubles: %w", err))
 		}
 		undo = append(undo, func() error { doubles.Close(); return nil })
 		maps.Copy(vars, doubles.Env)
+		t.Behind = map[string]string{}
+		for k, vendor := range map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"} {
+			t.Behind[vendor] = "its double (reos) at " + doubles.Direct[k] + ", judged through a contract proxy at " + doubles.Env[k]
+		}
 		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
 		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]
 	} else {

@@ -18,6 +18,9 @@ import (
 //go:embed openapi.yaml
 var openapiYAML []byte
 
+// OpenAPIDocument is openapi.yaml as the build embeds it.
+func OpenAPIDocument() []byte { return openapiYAML }
+
 // OpenAPI returns the API's OpenAPI document, parsed and validated.
 func OpenAPI() (*openapi3.T, error) {
 	doc, err := openapi3.NewLoader().LoadFromData(openapiYAML)

@@ -34,12 +34,26 @@ import (
 type Doubles struct {
 	// Env is the production configuration that points at the doubles,
 	// credentials included (fresh ones for every start).
-	Env      map[string]string
+	Env map[string]string
+	// Direct are the doubles' own URLs, by setting, where Env points at a
+	// front (FrontDouble): the operator's set-up calls go there.
+	Direct   map[string]string
 	Twilio   *mocktwilio.Server
 	SendGrid *mocksendgrid.Server
 
 	closers []func()
 }
+
+// FrontDouble, when set, stands in front of the doubles of vendors that
+// publish a contract (twilio, sendgrid, openai): the product's client is
+// pointed at the handler it returns, which forwards to the double at
+// upstream. The suite sets it to judge every exchange against the vendor's
+// contract (package contract).
+var FrontDouble func(vendor, upstream string) (http.Handler, error)
+
+// frontedBy names the vendor behind each base URL setting that a
+// contract-judging front may stand before.
+var frontedBy = map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"}
 
 // StartDoubles starts the doubles, keeping what needs files under dir.
 func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
@@ -54,12 +68,24 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 		"SENDGRID_API_KEY": "SG." + secret(16), "S3_ACCESS_KEY_ID": "contract-run", "S3_SECRET_ACCESS_KEY": secret(16),
 		"FEATURE_EXTERNAL_SENDS": "true", "FEATURE_USE_LLM": "true", "OPENAI_API_KEY": "sk-" + secret(16), "OPENAI_MODEL": "gpt-4o-mini",
 	}}
+	d.Direct = map[string]string{}
 	serve := func(env string, h http.Handler, suffix string) error {
 		u, stop, err := serveLoopback(h)
 		if err != nil {
 			return err
 		}
 		d.closers = append(d.closers, stop)
+		d.Direct[env] = u + suffix
+		if vendor := frontedBy[env]; vendor != "" && FrontDouble != nil {
+			front, err := FrontDouble(vendor, u)
+			if err != nil {
+				return err
+			}
+			if u, stop, err = serveLoopback(front); err != nil {
+				return err
+			}
+			d.closers = append(d.closers, stop)
+		}
 		d.Env[env] = u + suffix
 		return nil
 	}
@@ -103,7 +129,7 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 // (url and enabled, then signing on, then the public key read back).
 func (d *Doubles) Attach(url string) error {
 	d.Twilio.SetInboundURL(url + "/api/v1/webhooks/twilio/inbound")
-	base := d.Env["SENDGRID_BASE_URL"] + "/v3/user/webhooks/event/settings"
+	base := d.Direct["SENDGRID_BASE_URL"] + "/v3/user/webhooks/event/settings"
 	call := func(method, u string, body any, out any) error {
 		var rd io.Reader
 		if body != nil {
