@@ -111,8 +111,8 @@ func (d Difference) String() string { return d.Contract + " " + d.Operation + ":
 // Diff compares two runs' ledgers operation by operation, for the
 // operations both exercised: the status codes each saw, and for each
 // status both saw, the answer's fields and their JSON types. Values are
-// never compared (ids, dates and tokens differ from run to run); an
-// operation only one side exercised is named as such.
+// never compared (ids, dates and tokens differ from run to run), nor
+// operations only one run exercised (OneSided).
 func Diff(a, b []Entry) []Difference {
 	type shape struct {
 		statuses map[int]bool
@@ -160,8 +160,7 @@ func Diff(a, b []Entry) []Difference {
 		}
 		x, y := sa[k], sb[k]
 		if x == nil || y == nil {
-			d("exercised by %s only", map[bool]string{true: "B", false: "A"}[x == nil])
-			continue
+			continue // one run did not exercise it: nothing to compare (OneSided names these)
 		}
 		for st := range x.statuses {
 			if !y.statuses[st] {
@@ -193,5 +192,32 @@ func Diff(a, b []Entry) []Difference {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// OneSided names the operations ("contract METHOD /path") only one of the
+// two ledgers exercised, with the side: "A" or "B".
+func OneSided(a, b []Entry) map[string]string {
+	ops := func(es []Entry) map[string]bool {
+		m := map[string]bool{}
+		for _, e := range es {
+			if e.Operation != "" {
+				m[e.Contract+" "+e.Operation] = true
+			}
+		}
+		return m
+	}
+	oa, ob := ops(a), ops(b)
+	out := map[string]string{}
+	for k := range oa {
+		if !ob[k] {
+			out[k] = "A"
+		}
+	}
+	for k := range ob {
+		if !oa[k] {
+			out[k] = "B"
+		}
+	}
 	return out
 }

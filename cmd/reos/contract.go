@@ -174,6 +174,9 @@ func runContract(ctx context.Context, args []string, _ func(string) (string, boo
 		for _, d := range diffs {
 			fmt.Fprintln(stdout, d)
 		}
+		if one := contract.OneSided(ledgers[0], ledgers[1]); len(one) > 0 {
+			fmt.Fprintf(stdout, "(%d operations were exercised by one run only and are not compared)\n", len(one))
+		}
 		if len(diffs) > 0 {
 			fmt.Fprintf(stdout, "%d difference(s): A is %s, B is %s\n", len(diffs), args[1], args[2])
 			return 1

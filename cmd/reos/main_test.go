@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -258,5 +259,28 @@ func TestHelpIsPrintedOnce(t *testing.T) {
 		if !strings.Contains(out, "  "+c.name) {
 			t.Errorf("reos's usage does not list %s", c.name)
 		}
+	}
+}
+
+// reos contract diff names the drift between two packs' ledgers — a field
+// a double dropped, a status it changed — and nothing else.
+func TestContractDiff(t *testing.T) {
+	pack := func(lines ...string) string {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "contracts"), 0o755)
+		os.WriteFile(filepath.Join(dir, "contracts", "twilio-ledger.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		return dir
+	}
+	const create = `{"contract":"twilio","operation":"POST /Messages.json","status":%d,"fields":{"/sid":"string","/status":"string"%s}}`
+	vendor := pack(fmt.Sprintf(create, 201, `,"/num_segments":"string"`), fmt.Sprintf(create, 201, `,"/num_segments":"string"`))
+	same := pack(fmt.Sprintf(create, 201, `,"/num_segments":"string"`))
+	drifted := pack(fmt.Sprintf(create, 200, ""))
+	if code, out, errOut := runCLI([]string{"contract", "diff", vendor, same}, nil); code != 0 || !strings.Contains(out, "no difference") {
+		t.Errorf("two runs alike: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ := runCLI([]string{"contract", "diff", vendor, drifted}, nil)
+	want := "twilio POST /Messages.json: status 200 in B only\ntwilio POST /Messages.json: status 201 in A only\n"
+	if code != 1 || !strings.HasPrefix(out, want) {
+		t.Errorf("a drifted double: exit %d\n%s\nwant first\n%s", code, out, want)
 	}
 }
