@@ -19,6 +19,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/internal/repo"
@@ -553,6 +554,17 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 			if r.Verify != nil {
 				fmt.Fprint(w, indentLines(r.Verify.String(), "               "))
 			}
+		}
+	}
+	fmt.Fprintln(w, "\n  contracts (each exchange judged; reports in each pack's contracts/):")
+	for _, r := range results {
+		files, _ := filepath.Glob(filepath.Join(r.Pack, "contracts", "*.json"))
+		for _, f := range files {
+			var c contract.Coverage
+			if b, err := os.ReadFile(f); err != nil || json.Unmarshal(b, &c) != nil || c.Contract == "" {
+				continue // the product's document, not a coverage report
+			}
+			fmt.Fprintf(w, "    %-10s %s\n", r.Mode, c.Summary())
 		}
 	}
 	attempts := 0
