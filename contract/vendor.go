@@ -17,6 +17,12 @@ var vendorDocuments = map[string]struct{ file, base string }{
 	"openai":   {"openai/openapi.yaml", "/v1"},
 }
 
+// VendorDocument is the pinned document of a vendor's contract.
+func VendorDocument(name string) (file string, ok bool) {
+	d, ok := vendorDocuments[name]
+	return d.file, ok
+}
+
 // Vendors are the vendors with a published document.
 var Vendors = []string{"openai", "sendgrid", "twilio"}
 

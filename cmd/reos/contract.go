@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/real-estate-os/reos/contract"
+	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/app"
 )
@@ -93,7 +95,8 @@ func judgeFor(name, spec string) (*contract.Judge, error) {
 func runContract(ctx context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
 	usage := func() {
 		fmt.Fprintln(stderr, "Usage:\n  reos contract proxy --contract twilio|sendgrid|openai|reos [--spec FILE] --upstream URL --listen ADDR [--ledger FILE]\n"+
-			"  reos contract diff PACK_A PACK_B")
+			"  reos contract diff PACK_A PACK_B\n"+
+			"  reos contract upgrade --contract twilio|sendgrid|openai --spec NEW [--pack DIR]")
 	}
 	if len(args) == 0 {
 		usage()
@@ -144,6 +147,8 @@ func runContract(ctx context.Context, args []string, _ func(string) (string, boo
 			return 1
 		}
 		return 0
+	case "upgrade":
+		return contractUpgrade(args[1:], stdout, stderr)
 	case "diff":
 		if len(args) != 3 {
 			usage()
@@ -186,4 +191,68 @@ func runContract(ctx context.Context, args []string, _ func(string) (string, boo
 	}
 	usage()
 	return 2
+}
+
+// contractUpgrade is `reos contract upgrade`: the breaking changes from a
+// vendor's pinned document to a newer one that touch the operations a
+// production pack's ledger shows the product uses.
+func contractUpgrade(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reos contract upgrade", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("contract", "", "the vendor: twilio, sendgrid or openai")
+	spec := fs.String("spec", "", "the newer document (OpenAPI, JSON or YAML)")
+	pack := fs.String("pack", "", "a production pack whose ledger says which operations are used (default: the newest under audit_artifacts)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *name == "" || *spec == "" {
+		fmt.Fprintln(stderr, "reos contract upgrade: --contract and --spec are required")
+		return 2
+	}
+	file, ok := contract.VendorDocument(*name)
+	if !ok {
+		fmt.Fprintf(stderr, "reos contract upgrade: no vendor contract named %q\n", *name)
+		return 2
+	}
+	if *pack == "" {
+		packs, _ := filepath.Glob(filepath.Join("audit_artifacts", "*", "production-*"))
+		sort.Strings(packs)
+		if len(packs) == 0 {
+			fmt.Fprintln(stderr, "reos contract upgrade: no production pack under audit_artifacts (run make green, or name one with --pack)")
+			return 2
+		}
+		*pack = packs[len(packs)-1]
+	}
+	b, err := os.ReadFile(filepath.Join(*pack, "contracts", *name+"-ledger.jsonl"))
+	if err != nil {
+		fmt.Fprintf(stderr, "reos contract upgrade: %v (a production pack holds each vendor's ledger)\n", err)
+		return 2
+	}
+	entries, err := contract.Read(b)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos contract upgrade: %v\n", err)
+		return 1
+	}
+	used := contract.Used(entries, *name)
+	pinned, err := contracts.Load(file)
+	if err == nil {
+		var next []byte
+		if next, err = os.ReadFile(*spec); err == nil {
+			var touching []string
+			var elsewhere int
+			if touching, elsewhere, err = contract.Breaking(pinned, next, used); err == nil {
+				fmt.Fprintf(stdout, "%s: %d operations used (ledger of %s)\n", *name, len(used), *pack)
+				for _, c := range touching {
+					fmt.Fprintln(stdout, "  BREAKING "+c)
+				}
+				fmt.Fprintf(stdout, "%d breaking changes touch the operations used; %d elsewhere, which the product does not use\n", len(touching), elsewhere)
+				if len(touching) > 0 {
+					return 1
+				}
+				return 0
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "reos contract upgrade: %v\n", err)
+	return 1
 }

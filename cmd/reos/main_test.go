@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/system/app"
 	"github.com/real-estate-os/reos/system/config"
@@ -282,5 +284,30 @@ func TestContractDiff(t *testing.T) {
 	want := "twilio POST /Messages.json: status 200 in B only\ntwilio POST /Messages.json: status 201 in A only\n"
 	if code != 1 || !strings.HasPrefix(out, want) {
 		t.Errorf("a drifted double: exit %d\n%s\nwant first\n%s", code, out, want)
+	}
+}
+
+// reos contract upgrade lists the breaking changes of a newer Twilio
+// document that touch the operations the ledger shows used, and only
+// counts the rest.
+func TestContractUpgrade(t *testing.T) {
+	var spec map[string]any
+	if err := json.Unmarshal(contracts.Read(t, "twilio/twilio_api_v2010.json"), &spec); err != nil {
+		t.Fatal(err)
+	}
+	schemas := spec["components"].(map[string]any)["schemas"].(map[string]any)
+	schemas["api.v2010.account.message"].(map[string]any)["properties"].(map[string]any)["body"] = map[string]any{"type": "integer"}
+	delete(spec["paths"].(map[string]any), "/2010-04-01/Accounts/{AccountSid}/Calls.json") // unused: counted, not listed
+	next := filepath.Join(t.TempDir(), "next.json")
+	b, _ := json.Marshal(spec)
+	os.WriteFile(next, b, 0o644)
+	pack := t.TempDir()
+	os.MkdirAll(filepath.Join(pack, "contracts"), 0o755)
+	os.WriteFile(filepath.Join(pack, "contracts", "twilio-ledger.jsonl"),
+		[]byte(`{"contract":"twilio","operation":"POST /2010-04-01/Accounts/{AccountSid}/Messages.json","status":201}`+"\n"), 0o644)
+	code, out, errOut := runCLI([]string{"contract", "upgrade", "--contract", "twilio", "--spec", next, "--pack", pack}, nil)
+	if code != 1 || strings.Count(out, "BREAKING") != 1 || !strings.Contains(out, "BREAKING POST /2010-04-01/Accounts/{AccountSid}/Messages.json: the `body` response's property `type` changed") ||
+		strings.Contains(out, "Calls.json") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
