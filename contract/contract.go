@@ -93,6 +93,10 @@ type Judge struct {
 	// Base is a path prefix the server adds before the document's paths
 	// (OpenAI's /v1).
 	Base string
+	// Check, when set, judges what the document cannot say of a request:
+	// a callback's signature scheme. Any departure it returns makes the
+	// exchange a violation.
+	Check func(r *http.Request, body []byte) []Departure
 
 	doc    *openapi3.T
 	router *router
@@ -174,6 +178,12 @@ func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http
 		e.Departures = append(e.Departures, Departure{Where: "response", Message: fmt.Sprintf("answered %d to a request its contract does not allow", status)})
 	default:
 		e.Verdict = Conforms
+	}
+	if j.Check != nil {
+		if more := j.Check(req, reqBody); len(more) > 0 {
+			e.Departures = append(e.Departures, more...)
+			e.Verdict = Violation
+		}
 	}
 	if e.Verdict == Violation {
 		if q := quirk(j.Name, e); q != "" {

@@ -3,18 +3,25 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/suites/client"
+	"github.com/real-estate-os/reos/system"
+	"github.com/real-estate-os/reos/system/api"
+	"github.com/real-estate-os/reos/system/provider/sendgrid"
+	"github.com/real-estate-os/reos/system/provider/twilio"
 )
 
 // The product's own contract, its OpenAPI document as the target serves it
@@ -174,7 +181,7 @@ func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Han
 // process, when the suite is done.
 func (t *Target) VendorContracts(pack *evidence.Pack) ([]string, error) {
 	var broken []string
-	for _, vendor := range contract.Vendors {
+	for _, vendor := range judgedBeyondTheAPI {
 		path, ok := t.VendorLedgers[vendor]
 		if !ok {
 			continue
@@ -199,10 +206,15 @@ func (t *Target) VendorContracts(pack *evidence.Pack) ([]string, error) {
 	return broken, nil
 }
 
+// judgedBeyondTheAPI are the production ledgers besides the suite's own:
+// each vendor's (a proxy before its double) and the doubles' callbacks to
+// the product.
+var judgedBeyondTheAPI = append(slices.Clone(contract.Vendors), "callbacks")
+
 // vendorCoverage reports the coverage the pack's vendor ledgers show.
 func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error) {
 	var out []contract.Coverage
-	for _, vendor := range contract.Vendors {
+	for _, vendor := range judgedBeyondTheAPI {
 		b, err := os.ReadFile(filepath.Join(pack.Dir, "contracts", vendor+"-ledger.jsonl"))
 		if os.IsNotExist(err) {
 			continue
@@ -214,7 +226,13 @@ func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error)
 		if err != nil {
 			return nil, err
 		}
-		j, err := contract.ForVendor(vendor)
+		var j *contract.Judge
+		if vendor == "callbacks" {
+			j, err = contract.NewJudge(vendor, contract.Spec{File: "system/api/openapi.yaml",
+				Source: "this build of reos, and the vendors' signature schemes"}, api.OpenAPIDocument())
+		} else {
+			j, err = contract.ForVendor(vendor)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -223,4 +241,70 @@ func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error)
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// judgeCallbacks returns the front app.FrontCallbacks puts before the
+// product for the doubles' callbacks: every callback (and anything else
+// that reaches the product by its public URL: the email's tracking pixel
+// and links) is judged against the product's document and, for the
+// vendors' callbacks, against the vendor's signature scheme. Its ledger
+// goes under dir.
+func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles map[string]string) (string, func(string), error) {
+	return func(doubles map[string]string) (string, func(string), error) {
+		j, err := contract.NewJudge("callbacks", contract.Spec{File: "system/api/openapi.yaml",
+			Source: "this build of reos, and the vendors' signature schemes (Twilio's X-Twilio-Signature, SendGrid's signed event webhook)"},
+			api.OpenAPIDocument())
+		if err != nil {
+			return "", nil, err
+		}
+		key, err := sendgrid.ParsePublicKey(doubles["SENDGRID_WEBHOOK_PUBLIC_KEY"])
+		if err != nil {
+			return "", nil, err
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		public := "http://" + l.Addr().String()
+		verifiers := map[string]system.CallbackVerifier{
+			"/api/v1/webhooks/twilio/":  twilio.Verifier{AuthToken: doubles["TWILIO_AUTH_TOKEN"]},
+			"/api/v1/webhooks/sendgrid": sendgrid.Verifier{Key: key},
+		}
+		j.Check = func(r *http.Request, body []byte) []contract.Departure {
+			for prefix, v := range verifiers {
+				if strings.HasPrefix(r.URL.Path, prefix) {
+					if _, err := v.VerifyCallback(public+r.URL.RequestURI(), r.Header, body); err != nil {
+						return []contract.Departure{{Where: "request", Message: "signature: " + err.Error()}}
+					}
+				}
+			}
+			return nil
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		path := filepath.Join(dir, "callbacks-ledger.jsonl")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return "", nil, err
+		}
+		t.VendorLedgers["callbacks"] = path
+		ledger := contract.NewLedger(f)
+		var front atomic.Pointer[http.Handler]
+		srv := api.HTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := front.Load()
+			if h == nil {
+				http.Error(w, "the product is not up yet", http.StatusServiceUnavailable)
+				return
+			}
+			(*h).ServeHTTP(w, r)
+		}), nil)
+		go srv.Serve(l)
+		*undo = append(*undo, func() error { srv.Close(); return f.Close() })
+		return public, func(product string) {
+			u, _ := url.Parse(product)
+			h := contract.Proxy(j, u, ledger)
+			front.Store(&h)
+		}, nil
+	}
 }

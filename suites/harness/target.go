@@ -209,6 +209,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 		var doubles *app.Doubles
 		t.VendorLedgers = map[string]string{}
 		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
+		app.FrontCallbacks = t.judgeCallbacks(filepath.Join(dir, "contracts"), &undo)
 		if m, doubles, err = app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), logger); err != nil {
 			return fail(fmt.Errorf("start the product against the contract doubles: %w", err))
 		}
@@ -218,6 +219,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 		for k, vendor := range map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"} {
 			t.Behind[vendor] = "its double (reos) at " + doubles.Direct[k] + ", judged through a contract proxy at " + doubles.Env[k]
 		}
+		t.Behind["callbacks"] = "the product, reached by its public URL " + m.Config.PublicURL + " (a contract proxy) from the doubles"
 		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
 		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]
 	} else {

@@ -51,6 +51,13 @@ type Doubles struct {
 // contract (package contract).
 var FrontDouble func(vendor, upstream string) (http.Handler, error)
 
+// FrontCallbacks, when set, stands before the product for the doubles'
+// callbacks (status callbacks, inbound texts, SendGrid's events): given
+// the doubles' configuration, it returns the URL the product is to give
+// the vendors (its public URL) and a function that points that front at
+// the product once it listens.
+var FrontCallbacks func(doubles map[string]string) (publicURL string, upstream func(productURL string), err error)
+
 // frontedBy names the vendor behind each base URL setting that a
 // contract-judging front may stand before.
 var frontedBy = map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"}
@@ -189,6 +196,15 @@ func RunAgainstDoubles(ctx context.Context, vars map[string]string, dir string, 
 	}
 	all := maps.Clone(vars)
 	maps.Copy(all, d.Env)
+	var upstream func(string)
+	if FrontCallbacks != nil {
+		public, up, err := FrontCallbacks(d.Env)
+		if err != nil {
+			d.Close()
+			return nil, nil, err
+		}
+		all["REOS_PUBLIC_URL"], upstream = public, up
+	}
 	cfg, err := config.Load(config.Lookup(all, func(string) (string, bool) { return "", false }))
 	if err != nil {
 		d.Close()
@@ -196,7 +212,12 @@ func RunAgainstDoubles(ctx context.Context, vars map[string]string, dir string, 
 	}
 	m := &Main{Config: cfg, Logger: logger}
 	if err := m.Run(ctx); err == nil {
-		err = d.Attach(m.URL())
+		callbacks := m.URL()
+		if upstream != nil {
+			upstream(m.URL())
+			callbacks = cfg.PublicURL
+		}
+		err = d.Attach(callbacks)
 	}
 	if err != nil {
 		m.Close()
