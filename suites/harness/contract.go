@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mxschmitt/playwright-go"
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/real-estate-os/reos/contract"
@@ -307,4 +308,41 @@ func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles m
 			front.Store(&h)
 		}, nil
 	}
+}
+
+// judgeBrowser judges one exchange a page had with the API (the board's
+// moves, the drawer's sends, the stream's token), as the suite's own
+// clients' are.
+func (s *Spec) judgeBrowser(req playwright.Request) {
+	u, err := url.Parse(req.URL())
+	if err != nil || s.api == nil {
+		return
+	}
+	hreq, err := http.NewRequest(req.Method(), req.URL(), nil)
+	if err != nil || s.api.judge.Skip(hreq) || strings.HasSuffix(u.Path, "/sse-events/stream") {
+		return // not the API's, or a stream that never ends
+	}
+	res, err := req.Response()
+	if err != nil || res == nil {
+		return
+	}
+	reqHeaders, _ := req.AllHeaders()
+	for k, v := range reqHeaders {
+		hreq.Header.Set(k, v)
+	}
+	reqBody, _ := req.PostDataBuffer()
+	resHeaders, _ := res.AllHeaders()
+	header := http.Header{}
+	for k, v := range resHeaders {
+		header.Set(k, v)
+	}
+	body, err := res.Body()
+	if err != nil {
+		return // the page went away before its answer could be read
+	}
+	s.api.observe(func(v contract.Entry) {
+		s.mu.Lock()
+		s.violations = append(s.violations, "(the browser) "+v.String())
+		s.mu.Unlock()
+	})(&client.Response{Status: res.Status(), Header: header, Body: body, Request: hreq, RequestBody: reqBody})
 }

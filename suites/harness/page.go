@@ -62,6 +62,16 @@ func (s *Spec) NewPage() playwright.Page {
 		}
 	})
 	p.On("pageerror", func(err error) { st.add("page error: " + err.Error()) })
+	// The page's own calls to the API are judged against its contract too.
+	// (A handler runs on Playwright's dispatcher: fetching the body there
+	// would wait on itself.)
+	p.OnRequestFinished(func(req playwright.Request) {
+		s.pending.Add(1)
+		go func() {
+			defer s.pending.Done()
+			s.judgeBrowser(req)
+		}()
+	})
 	s.pages = append(s.pages, p)
 	return p
 }

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mxschmitt/playwright-go"
 	. "github.com/onsi/ginkgo/v2"
@@ -93,7 +94,8 @@ type Spec struct {
 	shot   map[string]bool // specs whose failure screenshots are taken
 
 	mu         sync.Mutex
-	violations []string // exchanges that broke the product's contract, not yet reported
+	violations []string       // exchanges that broke the product's contract, not yet reported
+	pending    sync.WaitGroup // the browser's exchanges still being judged
 }
 
 // NewSpec sets a spec up for flow: a user made through the admin API and
@@ -129,6 +131,12 @@ func (e *Env) NewSpec(flow string) *Spec {
 // ends; an Ordered container calls it (through EachIt) after each It, so
 // that each It answers for its own exchanges.
 func (s *Spec) CheckContract() {
+	done := make(chan struct{})
+	go func() { s.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
 	s.mu.Lock()
 	v := s.violations
 	s.violations = nil
