@@ -100,6 +100,7 @@ type Judge struct {
 
 	doc    *openapi3.T
 	router *router
+	rules  []Rule // a protocol without an OpenAPI document (NewRuleJudge)
 }
 
 var decoders sync.Once
@@ -128,6 +129,12 @@ func NewJudge(name string, spec Spec, document []byte) (*Judge, error) {
 // Operations are the contract's operations, "METHOD /path", sorted.
 func (j *Judge) Operations() []string {
 	var ops []string
+	for _, r := range j.rules {
+		ops = append(ops, r.Operation)
+	}
+	if j.doc == nil {
+		return ops
+	}
 	for path, item := range j.doc.Paths.Map() {
 		for method := range item.Operations() {
 			ops = append(ops, method+" "+path)
@@ -141,6 +148,9 @@ func (j *Judge) Operations() []string {
 // read: reqBody is), status, header and body the answer.
 func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) Entry {
 	e := Entry{Time: time.Now().UTC(), Contract: j.Name, Method: req.Method, Path: req.URL.Path, Status: status, Fields: Fields(header, body)}
+	if j.rules != nil {
+		return j.judgeByRules(e, req, reqBody, status, header, body)
+	}
 	r := req.Clone(context.Background())
 	if j.Base != "" {
 		r.URL.Path = strings.TrimPrefix(r.URL.Path, j.Base)

@@ -1,7 +1,9 @@
 package contract_test
 
 import (
+	"bytes"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -236,5 +238,54 @@ func TestBreakingTouchesOnlyUsedOperations(t *testing.T) {
 	}
 	if same, n, err := contract.Breaking([]byte(doc), []byte(doc), map[string]bool{"GET /things/{id}": true, "POST /things": true}); err != nil || len(same) != 0 || n != 0 {
 		t.Errorf("the same document: %v %d %v", same, n, err)
+	}
+}
+
+// S3 and Gotenberg publish no OpenAPI document: their exchanges are judged
+// by rules (Signature Version 4 and S3's XML errors; Gotenberg's routes).
+func TestRuleJudges(t *testing.T) {
+	s3, _ := contract.ForVendor("s3")
+	signed := httptest.NewRequest("PUT", "http://127.0.0.1:9/memos/ab/cd.pdf", nil)
+	signed.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=k/20261206/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc")
+	signed.Header.Set("X-Amz-Date", "20261206T000000Z")
+	signed.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	xml := http.Header{"Content-Type": {"application/xml"}}
+	for _, c := range []struct {
+		name    string
+		req     *http.Request
+		status  int
+		h       http.Header
+		body    string
+		verdict string
+	}{
+		{"a signed put", signed, 200, http.Header{}, "", contract.Conforms},
+		{"a presigned get", httptest.NewRequest("GET", "http://127.0.0.1:9/memos/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=c&X-Amz-Date=d&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=s", nil), 200, http.Header{}, "%PDF", contract.Conforms},
+		{"an unsigned get", httptest.NewRequest("GET", "http://127.0.0.1:9/memos/a.pdf", nil), 200, http.Header{}, "", contract.Violation},
+		{"an error as XML", signed, 404, xml, "<Error><Code>NoSuchKey</Code></Error>", contract.Conforms},
+		{"an error as JSON", signed, 404, http.Header{"Content-Type": {"application/json"}}, `{"code":"NoSuchKey"}`, contract.Violation},
+	} {
+		if e := s3.Judge(c.req, nil, c.status, c.h, []byte(c.body)); e.Verdict != c.verdict {
+			t.Errorf("s3, %s: %s", c.name, e)
+		}
+	}
+	g, _ := contract.ForVendor("gotenberg")
+	form := func(file string) (*http.Request, []byte) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		fw, _ := w.CreateFormFile("files", file)
+		fw.Write([]byte("<html></html>"))
+		w.Close()
+		r := httptest.NewRequest("POST", "http://127.0.0.1:9/forms/chromium/convert/html", nil)
+		r.Header.Set("Content-Type", w.FormDataContentType())
+		return r, b.Bytes()
+	}
+	pdf := http.Header{"Content-Type": {"application/pdf"}}
+	r, body := form("index.html")
+	if e := g.Judge(r, body, 200, pdf, []byte("%PDF-1.7")); e.Verdict != contract.Conforms {
+		t.Errorf("gotenberg, a conversion: %s", e)
+	}
+	r, body = form("page.html")
+	if e := g.Judge(r, body, 200, pdf, []byte("%PDF-1.7")); e.Verdict != contract.Violation || !strings.Contains(e.String(), "index.html") {
+		t.Errorf("gotenberg, a form without index.html: %s", e)
 	}
 }

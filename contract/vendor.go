@@ -23,12 +23,21 @@ func VendorDocument(name string) (file string, ok bool) {
 	return d.file, ok
 }
 
-// Vendors are the vendors with a published document.
-var Vendors = []string{"openai", "sendgrid", "twilio"}
+// Vendors are the vendors whose exchanges are judged: by their published
+// OpenAPI document, or (S3, Gotenberg: none published) by rules.
+var Vendors = []string{"gotenberg", "openai", "s3", "sendgrid", "twilio"}
 
 // ForVendor returns the judge of a vendor's pinned document. A double's
 // inspection endpoints (/mock/…) are not contract traffic.
 func ForVendor(name string) (*Judge, error) {
+	switch name {
+	case "s3":
+		return NewRuleJudge(name, Spec{File: "contract/rules.go (s3Rules)",
+			Source: "AWS S3 API reference: REST operations (path style), Signature Version 4, the <Error> answer"}, s3Rules()), nil
+	case "gotenberg":
+		return NewRuleJudge(name, Spec{File: "mocks/gotenberg/ROUTES.md (contract/rules.go gotenbergRules)",
+			Source: "Gotenberg 8's routes, as the project describes them"}, gotenbergRules()), nil
+	}
 	d, ok := vendorDocuments[name]
 	if !ok {
 		return nil, fmt.Errorf("no vendor contract named %q: %s", name, strings.Join(Vendors, ", "))

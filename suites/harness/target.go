@@ -216,7 +216,8 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 		undo = append(undo, func() error { doubles.Close(); return nil })
 		maps.Copy(vars, doubles.Env)
 		t.Behind = map[string]string{}
-		for k, vendor := range map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"} {
+		for k, vendor := range map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai",
+			"S3_ENDPOINT": "s3", "GOTENBERG_URL": "gotenberg"} {
 			t.Behind[vendor] = "its double (reos) at " + doubles.Direct[k] + ", judged through a contract proxy at " + doubles.Env[k]
 		}
 		t.Behind["callbacks"] = "the product, reached by its public URL " + m.Config.PublicURL + " (a contract proxy) from the doubles"

@@ -44,8 +44,8 @@ type Doubles struct {
 	closers []func()
 }
 
-// FrontDouble, when set, stands in front of the doubles of vendors that
-// publish a contract (twilio, sendgrid, openai): the product's client is
+// FrontDouble, when set, stands in front of each vendor's double (twilio,
+// sendgrid, openai, s3, gotenberg): the product's client is
 // pointed at the handler it returns, which forwards to the double at
 // upstream. The suite sets it to judge every exchange against the vendor's
 // contract (package contract).
@@ -60,7 +60,8 @@ var FrontCallbacks func(doubles map[string]string) (publicURL string, upstream f
 
 // frontedBy names the vendor behind each base URL setting that a
 // contract-judging front may stand before.
-var frontedBy = map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai"}
+var frontedBy = map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai",
+	"S3_ENDPOINT": "s3", "GOTENBERG_URL": "gotenberg"}
 
 // StartDoubles starts the doubles, keeping what needs files under dir.
 func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
