@@ -38,6 +38,7 @@ var Settings = []Setting{
 	{"REOS_EVIDENCE_DIR", "audit_artifacts in the repository", "where the evidence pack is written"},
 	{"REOS_TRACE_DIR", ".reos/traces in the repository", "where a failed spec's Playwright trace goes. Traces hold the run's throwaway passwords and session cookies, so they stay out of the evidence pack"},
 	{"REOS_PROGRESS", "", "a file that gets a JSON line as each spec ends and one naming the sealed pack (reos green reads it to print progress)"},
+	{"REOS_CONTRACTS_JUDGE", "on", "on or off: judge every exchange against its contract (the product's API, the vendors', the callbacks). off only to measure what judging costs: the pack then holds no ledger and says no exchange was judged"},
 	{"EVIDENCE_SIGNING_KEY", "", "an ed25519 private key (PEM) to sign the pack with; unset, a key is made for the run and its public key printed"},
 }
 
@@ -55,6 +56,7 @@ type Config struct {
 	EvidenceDir   string
 	TraceDir      string
 	Progress      string
+	Judge         bool // REOS_CONTRACTS_JUDGE
 }
 
 // Load reads the configuration from getenv and reports every problem at
@@ -67,6 +69,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Mode == "" {
 		c.Mode = "mock"
+	}
+	switch getenv("REOS_CONTRACTS_JUDGE") {
+	case "", "on":
+		c.Judge = true
+	case "off":
+	default:
+		bad("REOS_CONTRACTS_JUDGE=%q: want on or off", getenv("REOS_CONTRACTS_JUDGE"))
 	}
 	if c.Mode != "mock" && c.Mode != "production" {
 		bad("REOS_SUITE_MODE=%q: want mock or production", c.Mode)
