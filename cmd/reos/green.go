@@ -557,6 +557,7 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 		}
 	}
 	fmt.Fprintln(w, "\n  contracts (each exchange judged; reports in each pack's contracts/):")
+	judged := 0
 	for _, r := range results {
 		files, _ := filepath.Glob(filepath.Join(r.Pack, "contracts", "*.json"))
 		for _, f := range files {
@@ -565,7 +566,11 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 				continue // the product's document, not a coverage report
 			}
 			fmt.Fprintf(w, "    %-10s %s\n", r.Mode, c.Summary())
+			judged++
 		}
+	}
+	if judged == 0 {
+		fmt.Fprintln(w, "    none: no exchange was judged (REOS_CONTRACTS_JUDGE=off, or no pack)")
 	}
 	attempts := 0
 	for _, r := range results {
