@@ -173,6 +173,7 @@ func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Han
 			return nil, err
 		}
 		t.VendorLedgers[vendor] = path
+		t.Behind[vendor] = "its stand-in (reos) at " + upstream + ", judged through a contract proxy before it"
 		return contract.Proxy(j, u, contract.NewLedger(f)), nil
 	}
 }

@@ -208,12 +208,14 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	undo = append(undo, logFile.Close)
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 	var m *app.Main
+	t.VendorLedgers, t.Behind = map[string]string{}, map[string]string{}
+	app.FrontDouble, app.FrontCallbacks = nil, nil
+	if t.Judge {
+		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
+	}
 	if t.Mode == "production" {
 		var doubles *app.Doubles
-		t.VendorLedgers = map[string]string{}
-		app.FrontDouble, app.FrontCallbacks = nil, nil
 		if t.Judge {
-			app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
 			app.FrontCallbacks = t.judgeCallbacks(filepath.Join(dir, "contracts"), &undo)
 		}
 		if m, doubles, err = app.RunAgainstDoubles(ctx, vars, filepath.Join(dir, "doubles"), logger); err != nil {
@@ -221,11 +223,6 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 		}
 		undo = append(undo, func() error { doubles.Close(); return nil })
 		maps.Copy(vars, doubles.Env)
-		t.Behind = map[string]string{}
-		for k, vendor := range map[string]string{"TWILIO_BASE_URL": "twilio", "SENDGRID_BASE_URL": "sendgrid", "OPENAI_BASE_URL": "openai",
-			"S3_ENDPOINT": "s3", "GOTENBERG_URL": "gotenberg"} {
-			t.Behind[vendor] = "its double (reos) at " + doubles.Direct[k] + ", judged through a contract proxy at " + doubles.Env[k]
-		}
 		t.Behind["callbacks"] = "the product, reached by its public URL " + m.Config.PublicURL + " (a contract proxy) from the doubles"
 		t.TwilioURL = doubles.Env["TWILIO_BASE_URL"]
 		t.MailKind, t.MailURL = "sendgrid", doubles.Env["SENDGRID_BASE_URL"]

@@ -44,8 +44,9 @@ type Doubles struct {
 	closers []func()
 }
 
-// FrontDouble, when set, stands in front of each vendor's double (twilio,
-// sendgrid, openai, s3, gotenberg): the product's client is
+// FrontDouble, when set, stands in front of each vendor's stand-in (twilio,
+// sendgrid, openai, s3, gotenberg; in mock mode the in-process mock Twilio,
+// S3 and OpenAI too): the product's client is
 // pointed at the handler it returns, which forwards to the double at
 // upstream. The suite sets it to judge every exchange against the vendor's
 // contract (package contract).
@@ -78,23 +79,12 @@ func StartDoubles(dir string, now func() time.Time) (*Doubles, error) {
 	}}
 	d.Direct = map[string]string{}
 	serve := func(env string, h http.Handler, suffix string) error {
-		u, stop, err := serveLoopback(h)
+		u, direct, stop, err := serveStandIn(frontedBy[env], h)
 		if err != nil {
 			return err
 		}
 		d.closers = append(d.closers, stop)
-		d.Direct[env] = u + suffix
-		if vendor := frontedBy[env]; vendor != "" && FrontDouble != nil {
-			front, err := FrontDouble(vendor, u)
-			if err != nil {
-				return err
-			}
-			if u, stop, err = serveLoopback(front); err != nil {
-				return err
-			}
-			d.closers = append(d.closers, stop)
-		}
-		d.Env[env] = u + suffix
+		d.Env[env], d.Direct[env] = u+suffix, direct+suffix
 		return nil
 	}
 	fail := func(err error) (*Doubles, error) { d.Close(); return nil, err }

@@ -147,7 +147,7 @@ func (m *Main) openWriter(p *Providers, name string) error {
 	endpoint := ""
 	if c.Mode == config.ModeMock {
 		client.APIKey = "sk-reos-mock"
-		u, closeServer, err := serveLoopback(mockopenai.New(mockopenai.Config{APIKey: client.APIKey, Models: []string{c.OpenAIModel}, Now: m.Now}))
+		u, _, closeServer, err := serveStandIn("openai", mockopenai.New(mockopenai.Config{APIKey: client.APIKey, Models: []string{c.OpenAIModel}, Now: m.Now}))
 		if err != nil {
 			return err
 		}
@@ -215,7 +215,7 @@ func (m *Main) openSMS(p *Providers, name string) error {
 			if err != nil {
 				return err
 			}
-			u, closeServer, err := serveLoopback(mock)
+			u, _, closeServer, err := serveStandIn("twilio", mock)
 			if err != nil {
 				mock.Close()
 				return err
@@ -250,7 +250,7 @@ func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 			if err != nil {
 				return err
 			}
-			u, closeServer, err := serveLoopback(srv)
+			u, _, closeServer, err := serveStandIn("s3", srv)
 			if err != nil {
 				return err
 			}
@@ -284,6 +284,28 @@ func (m *Main) openStore(ctx context.Context, p *Providers, name string) error {
 }
 
 // serveLoopback serves h on a free loopback port.
+// serveStandIn serves a vendor's stand-in on loopback and returns the URL
+// the product is to use (the stand-in's own, or that of the front
+// FrontDouble puts before it), and the stand-in's own.
+func serveStandIn(vendor string, h http.Handler) (use, direct string, stop func(), err error) {
+	direct, stop, err = serveLoopback(h)
+	if err != nil || FrontDouble == nil || vendor == "" {
+		return direct, direct, stop, err
+	}
+	front, err := FrontDouble(vendor, direct)
+	if err != nil {
+		stop()
+		return "", "", nil, err
+	}
+	use, fstop, err := serveLoopback(front)
+	if err != nil {
+		stop()
+		return "", "", nil, err
+	}
+	standIn := stop // not the named result, which is the function returned
+	return use, direct, func() { fstop(); standIn() }, nil
+}
+
 func serveLoopback(h http.Handler) (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
