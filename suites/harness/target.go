@@ -49,8 +49,8 @@ type Target struct {
 	VendorLedgers map[string]string `json:"vendor_ledgers,omitempty"`
 	// Judge says whether exchanges are judged against their contracts
 	// (REOS_CONTRACTS_JUDGE).
-	Judge bool `json:"judge"`
-	Behind        map[string]string `json:"behind,omitempty"`
+	Judge  bool              `json:"judge"`
+	Behind map[string]string `json:"behind,omitempty"`
 	// EgressLog is the product's log of refused connections, when the
 	// suite started the product (a running stack keeps its own).
 	EgressLog string `json:"egress_log"`
