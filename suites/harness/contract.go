@@ -37,7 +37,6 @@ const (
 	apiContract    = "reos"
 	apiDocument    = "contracts/reos.openapi.json"
 	apiLedgerGlob  = "contracts/reos-ledger-*.jsonl"
-	apiCoverage    = "contracts/reos.json"
 	apiDocumentURL = "/api/v1/openapi.json"
 )
 
