@@ -66,6 +66,9 @@ type Entry struct {
 	// KnownQuirk; Quirk names the known quirk (Quirks).
 	Departures []Departure `json:"departures,omitempty"`
 	Quirk      string      `json:"quirk,omitempty"`
+	// Mentions are the identifiers the request carried (Judge.Mentions):
+	// what ties an exchange to the test that caused it.
+	Mentions []string `json:"mentions,omitempty"`
 	// Fields are the answer's JSON fields by pointer (arrays as /*), with
 	// their types: what drift is measured on.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -93,6 +96,9 @@ type Judge struct {
 	// Base is a path prefix the server adds before the document's paths
 	// (OpenAI's /v1).
 	Base string
+	// Mentions, when set, picks out of a request the identifiers that tie
+	// it to whoever caused it (a recipient, a test's key).
+	Mentions func(r *http.Request, body []byte) []string
 	// Check, when set, judges what the document cannot say of a request:
 	// a callback's signature scheme. Any departure it returns makes the
 	// exchange a violation.
@@ -148,6 +154,9 @@ func (j *Judge) Operations() []string {
 // read: reqBody is), status, header and body the answer.
 func (j *Judge) Judge(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) Entry {
 	e := Entry{Time: time.Now().UTC(), Contract: j.Name, Method: req.Method, Path: req.URL.Path, Status: status, Fields: Fields(header, body)}
+	if j.Mentions != nil {
+		e.Mentions = j.Mentions(req, reqBody)
+	}
 	if j.rules != nil {
 		return j.judgeByRules(e, req, reqBody, status, header, body)
 	}
@@ -286,6 +295,9 @@ func Fields(header http.Header, body []byte) map[string]string {
 
 // Ledger appends entries as JSON lines; it is safe for concurrent use.
 type Ledger struct {
+	// Then, when set, sees each entry once it is on the ledger.
+	Then func(Entry)
+
 	mu sync.Mutex
 	w  io.Writer
 	n  int
@@ -301,9 +313,12 @@ func (l *Ledger) Add(e Entry) error {
 		return err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n++
 	_, err = l.w.Write(append(b, '\n'))
+	l.mu.Unlock()
+	if err == nil && l.Then != nil {
+		l.Then(e)
+	}
 	return err
 }
 

@@ -2,12 +2,15 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -173,7 +176,8 @@ func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Han
 		}
 		t.VendorLedgers[vendor] = path
 		t.Behind[vendor] = "its stand-in (reos) at " + upstream + ", judged through a contract proxy before it"
-		return contract.Proxy(j, u, contract.NewLedger(f)), nil
+		j.Mentions = mentionsOf
+		return contract.Proxy(j, u, t.ledger(f)), nil
 	}
 }
 
@@ -290,7 +294,8 @@ func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles m
 			return "", nil, err
 		}
 		t.VendorLedgers["callbacks"] = path
-		ledger := contract.NewLedger(f)
+		j.Mentions = mentionsOf
+		ledger := t.ledger(f)
 		var front atomic.Pointer[http.Handler]
 		srv := api.HTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := front.Load()
@@ -345,4 +350,78 @@ func (s *Spec) judgeBrowser(req playwright.Request) {
 		s.violations = append(s.violations, "(the browser) "+v.String())
 		s.mu.Unlock()
 	})(&client.Response{Status: res.Status(), Header: header, Body: body, Request: hreq, RequestBody: reqBody})
+}
+
+// ledger is a vendor proxy's ledger on f whose violations also go to the
+// run's shared list (Target.Violations), where the spec that caused each
+// finds it (Spec.CheckContract) by what the exchange mentions.
+func (t *Target) ledger(f *os.File) *contract.Ledger {
+	l := contract.NewLedger(f)
+	l.Then = func(e contract.Entry) {
+		if e.Verdict != contract.Violation || len(e.Mentions) == 0 || t.Violations == "" {
+			return
+		}
+		b, _ := json.Marshal(e)
+		violationsMu.Lock()
+		defer violationsMu.Unlock()
+		if vf, err := os.OpenFile(t.Violations, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			vf.Write(append(b, '\n'))
+			vf.Close()
+		}
+	}
+	return l
+}
+
+var violationsMu sync.Mutex
+
+// mentionPattern finds what ties a vendor's exchange to a spec: an E.164
+// number or an email address (the spec's owners'), a spec's key
+// (<flow>-<six letters and digits>, in owner names), or a property's id
+// as the memo's prompt names it ("Property 12:").
+var mentionPattern = regexp.MustCompile(`\+[1-9][0-9]{6,14}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\b[a-z]+(?:-[a-z]+)?-[a-z2-7]{6}\b|\bProperty [0-9]+:`)
+
+// mentionsOf are the identifiers in a request's URL and body.
+func mentionsOf(r *http.Request, body []byte) []string {
+	text := r.URL.RawQuery + "\n" + string(body)
+	if dec, err := url.QueryUnescape(text); err == nil {
+		text = dec
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range mentionPattern.FindAllString(text, 50) {
+		if n, ok := strings.CutPrefix(m, "Property "); ok {
+			m = "property/" + strings.TrimSuffix(n, ":")
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// vendorViolations are the violations in the run's shared list, after
+// offset, that mention one of marks; and the new offset.
+func vendorViolations(path string, offset int64, marks map[string]bool) ([]string, int64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, offset
+	}
+	defer f.Close()
+	f.Seek(offset, io.SeekStart)
+	b, _ := io.ReadAll(f)
+	var out []string
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e contract.Entry
+		if json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		for _, m := range e.Mentions {
+			if marks[m] {
+				out = append(out, "(a vendor's exchange this spec caused) "+e.String())
+				break
+			}
+		}
+	}
+	return out, offset + int64(len(b))
 }

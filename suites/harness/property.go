@@ -77,6 +77,10 @@ func (s *Spec) CreateProperty(n int, np NewProperty) *Property {
 	Must(err, "create a property")
 	var p Property
 	Must(r.JSON(&p), "the created property")
+	s.mu.Lock()
+	s.marks[p.OwnerPhone], s.marks[p.OwnerEmail] = true, true // what the vendors' exchanges about it mention
+	s.marks[fmt.Sprintf("property/%d", p.ID)] = true
+	s.mu.Unlock()
 	return &p
 }
 

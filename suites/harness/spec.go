@@ -96,8 +96,10 @@ type Spec struct {
 	shot   map[string]bool // specs whose failure screenshots are taken
 
 	mu         sync.Mutex
-	violations []string       // exchanges that broke the product's contract, not yet reported
-	pending    sync.WaitGroup // the browser's exchanges still being judged
+	violations []string        // exchanges that broke the product's contract, not yet reported
+	pending    sync.WaitGroup  // the browser's exchanges still being judged
+	marks      map[string]bool // what a vendor's exchange caused by this spec mentions
+	vendorSeen int64           // how far the vendors' violations were read
 }
 
 // NewSpec sets a spec up for flow: a user made through the admin API and
@@ -107,6 +109,7 @@ func (e *Env) NewSpec(flow string) *Spec {
 	GinkgoHelper()
 	s := &Spec{Env: e, Key: flow + "-" + strings.ToLower(rand.Text()[:6]), IP: randomIP()}
 	s.Email, s.Password = s.Key+"@suite.example.com", rand.Text()
+	s.marks = map[string]bool{s.Key: true}
 	s.API = &Client{Base: e.Target.URL, IP: s.IP, HTTP: Guarded(e.Target.URL, &s.egress)}
 	if e.api != nil {
 		s.API.Seen = e.api.observe(func(v contract.Entry) {
@@ -144,6 +147,9 @@ func (s *Spec) CheckContract() {
 	s.mu.Lock()
 	v := s.violations
 	s.violations = nil
+	var vendor []string
+	vendor, s.vendorSeen = vendorViolations(s.Target.Violations, s.vendorSeen, s.marks)
+	v = append(v, vendor...)
 	s.mu.Unlock()
 	if len(v) > 0 {
 		Fail("the product's answers break its contract (GET /api/v1/openapi.json):\n" + strings.Join(v, "\n"))

@@ -49,8 +49,11 @@ type Target struct {
 	VendorLedgers map[string]string `json:"vendor_ledgers,omitempty"`
 	// Judge says whether exchanges are judged against their contracts
 	// (REOS_CONTRACTS_JUDGE).
-	Judge  bool              `json:"judge"`
-	Behind map[string]string `json:"behind,omitempty"`
+	Judge bool `json:"judge"`
+	// Violations is the run's shared list of the vendors' violations,
+	// which each spec reads for those it caused.
+	Violations string            `json:"violations,omitempty"`
+	Behind     map[string]string `json:"behind,omitempty"`
 	// EgressLog is the product's log of refused connections, when the
 	// suite started the product (a running stack keeps its own).
 	EgressLog string `json:"egress_log"`
@@ -209,6 +212,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 	var m *app.Main
 	t.VendorLedgers, t.Behind = map[string]string{}, map[string]string{}
+	t.Violations = filepath.Join(dir, "contracts", "violations.jsonl")
 	app.FrontDouble, app.FrontCallbacks = nil, nil
 	if t.Judge {
 		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
