@@ -27,6 +27,9 @@ func runEvidence(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(fs.Output(), "Usage: reos evidence verify DIR [--pubkey FILE]\n\nRecomputes every file's SHA-256 against manifest.json, reports every missing, added or changed\nfile, refuses paths outside the pack and symlinks, and checks manifest.sig and attestation.intoto.json.")
 		fs.PrintDefaults()
 	}
+	if len(args) > 0 && args[0] == "diff" {
+		return evidenceDiff(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		fs.Usage()
 		return 2
@@ -219,4 +222,46 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 	}
 	fmt.Fprintf(stdout, "verified: %d files; check it yourself with: reos evidence verify %s\n", r.Files, d.pack.Dir)
 	return nil
+}
+
+// evidenceDiff is `reos evidence diff A B`: what changed between two packs.
+// It exits 1 when anything that matters changed: a spec's outcome, a
+// stable hash, the files, the contract ledgers.
+func evidenceDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reos evidence diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	slower := fs.Float64("slower", 2, "list a spec whose time grew by this factor (and by more than a second)")
+	var dirs []string
+	rest := args
+	for len(rest) > 0 {
+		if !strings.HasPrefix(rest[0], "-") {
+			dirs, rest = append(dirs, rest[0]), rest[1:]
+			continue
+		}
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		rest = fs.Args()
+	}
+	if len(dirs) != 2 {
+		fmt.Fprintln(stderr, "Usage: reos evidence diff PACK_A PACK_B [--slower 2]\n\nWhat changed from A to B: each spec's outcome, the hashes of what does not depend on the run,\nthe files, the contract ledgers (which exit 1), and timings and per-run data (listed only).")
+		return 2
+	}
+	changes, err := evidence.Diff(dirs[0], dirs[1], *slower)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos evidence diff: %v\n", err)
+		return 2
+	}
+	matters := 0
+	for _, c := range changes {
+		fmt.Fprintln(stdout, c)
+		if c.Matters {
+			matters++
+		}
+	}
+	fmt.Fprintf(stdout, "%d change(s) that matter (marked !), %d listed only; A is %s, B is %s\n", matters, len(changes)-matters, dirs[0], dirs[1])
+	if matters > 0 {
+		return 1
+	}
+	return 0
 }
