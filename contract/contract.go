@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -334,6 +336,40 @@ func Read(b []byte) ([]Entry, error) {
 			return nil, fmt.Errorf("ledger line %d: %w", i+1, err)
 		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// ErrNoLedger says a pack holds no ledger.
+var ErrNoLedger = errors.New("no ledger (contracts/*ledger*.jsonl)")
+
+// ReadFile reads a ledger file.
+func ReadFile(path string) ([]Entry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Read(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return entries, nil
+}
+
+// ReadPack reads every ledger in an evidence pack (contracts/), or
+// returns ErrNoLedger when it holds none.
+func ReadPack(dir string) ([]Entry, error) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "contracts", "*ledger*.jsonl"))
+	if len(paths) == 0 {
+		return nil, ErrNoLedger
+	}
+	var out []Entry
+	for _, p := range paths {
+		es, err := ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
 	}
 	return out, nil
 }

@@ -108,7 +108,8 @@ func Diff(a, b string, slower float64) ([]Change, error) {
 		}
 	}
 
-	la, lb := ledgers(a), ledgers(b)
+	la, _ := contract.ReadPack(a) // a pack without ledgers compares as having none
+	lb, _ := contract.ReadPack(b)
 	for _, d := range contract.Diff(la, lb) {
 		add("contract", true, "%s", d)
 	}
@@ -180,19 +181,4 @@ func hashOf(path string) string {
 	b, _ := os.ReadFile(path)
 	json.Unmarshal(b, &h)
 	return h.SHA256
-}
-
-// ledgers are every contract ledger in the pack.
-func ledgers(dir string) []contract.Entry {
-	paths, _ := filepath.Glob(filepath.Join(dir, "contracts", "*ledger*.jsonl"))
-	var out []contract.Entry
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		es, _ := contract.Read(b)
-		out = append(out, es...)
-	}
-	return out
 }

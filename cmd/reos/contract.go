@@ -156,23 +156,10 @@ func runContract(ctx context.Context, args []string, _ func(string) (string, boo
 		}
 		var ledgers [2][]contract.Entry
 		for i, dir := range args[1:] {
-			files, _ := filepath.Glob(filepath.Join(dir, "contracts", "*ledger*.jsonl"))
-			if len(files) == 0 {
-				fmt.Fprintf(stderr, "reos contract diff: %s holds no ledger (contracts/*ledger*.jsonl)\n", dir)
+			var err error
+			if ledgers[i], err = contract.ReadPack(dir); err != nil {
+				fmt.Fprintf(stderr, "reos contract diff: %s: %v\n", dir, err)
 				return 2
-			}
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err == nil {
-					var es []contract.Entry
-					if es, err = contract.Read(b); err == nil {
-						ledgers[i] = append(ledgers[i], es...)
-					}
-				}
-				if err != nil {
-					fmt.Fprintf(stderr, "reos contract diff: %s: %v\n", f, err)
-					return 2
-				}
 			}
 		}
 		diffs := contract.Diff(ledgers[0], ledgers[1])
@@ -223,15 +210,10 @@ func contractUpgrade(args []string, stdout, stderr io.Writer) int {
 		}
 		*pack = packs[len(packs)-1]
 	}
-	b, err := os.ReadFile(filepath.Join(*pack, "contracts", *name+"-ledger.jsonl"))
+	entries, err := contract.ReadFile(filepath.Join(*pack, "contracts", *name+"-ledger.jsonl"))
 	if err != nil {
 		fmt.Fprintf(stderr, "reos contract upgrade: %v (a production pack holds each vendor's ledger)\n", err)
 		return 2
-	}
-	entries, err := contract.Read(b)
-	if err != nil {
-		fmt.Fprintf(stderr, "reos contract upgrade: %v\n", err)
-		return 1
 	}
 	used := contract.Used(entries, *name)
 	pinned, err := contracts.Load(file)

@@ -3,8 +3,10 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -137,13 +139,9 @@ func apiCoverageOf(pack *evidence.Pack) (*contract.Coverage, error) {
 	files, _ := filepath.Glob(filepath.Join(pack.Dir, apiLedgerGlob))
 	var entries []contract.Entry
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		es, err := contract.ReadFile(f)
 		if err != nil {
 			return nil, err
-		}
-		es, err := contract.Read(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		entries = append(entries, es...)
 	}
@@ -156,7 +154,7 @@ func apiCoverageOf(pack *evidence.Pack) (*contract.Coverage, error) {
 // judgeVendor returns the front app.FrontDouble puts before each vendor's
 // double: a contract proxy judging every exchange against the vendor's
 // pinned document, its ledger under dir.
-func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Handler, error) {
+func (t *Target) judgeVendor(dir string, undo *[]func() error) func(vendor, upstream string) (http.Handler, error) {
 	return func(vendor, upstream string) (http.Handler, error) {
 		j, err := contract.ForVendor(vendor)
 		if err != nil {
@@ -166,18 +164,13 @@ func (t *Target) judgeVendor(dir string) func(vendor, upstream string) (http.Han
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		path := filepath.Join(dir, vendor+"-ledger.jsonl")
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		ledger, err := t.ledger(dir, vendor, undo)
 		if err != nil {
 			return nil, err
 		}
-		t.VendorLedgers[vendor] = path
 		t.Behind[vendor] = "its stand-in (reos) at " + upstream + ", judged through a contract proxy before it"
 		j.Mentions = mentionsOf
-		return contract.Proxy(j, u, t.ledger(f)), nil
+		return contract.Proxy(j, u, ledger), nil
 	}
 }
 
@@ -200,7 +193,7 @@ func (t *Target) VendorContracts(pack *evidence.Pack) ([]string, error) {
 		}
 		entries, err := contract.Read(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		for _, e := range entries {
 			if e.Verdict == contract.Violation {
@@ -220,21 +213,16 @@ var judgedBeyondTheAPI = append(slices.Clone(contract.Vendors), "callbacks")
 func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error) {
 	var out []contract.Coverage
 	for _, vendor := range judgedBeyondTheAPI {
-		b, err := os.ReadFile(filepath.Join(pack.Dir, "contracts", vendor+"-ledger.jsonl"))
-		if os.IsNotExist(err) {
+		entries, err := contract.ReadFile(filepath.Join(pack.Dir, "contracts", vendor+"-ledger.jsonl"))
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		entries, err := contract.Read(b)
-		if err != nil {
-			return nil, err
-		}
 		var j *contract.Judge
 		if vendor == "callbacks" {
-			j, err = contract.NewJudge(vendor, contract.Spec{File: "system/api/openapi.yaml",
-				Source: "this build of reos, and the vendors' signature schemes"}, api.OpenAPIDocument())
+			j, err = callbacksJudge()
 		} else {
 			j, err = contract.ForVendor(vendor)
 		}
@@ -256,9 +244,7 @@ func vendorCoverage(t *Target, pack *evidence.Pack) ([]contract.Coverage, error)
 // goes under dir.
 func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles map[string]string) (string, func(string), error) {
 	return func(doubles map[string]string) (string, func(string), error) {
-		j, err := contract.NewJudge("callbacks", contract.Spec{File: "system/api/openapi.yaml",
-			Source: "this build of reos, and the vendors' signature schemes (Twilio's X-Twilio-Signature, SendGrid's signed event webhook)"},
-			api.OpenAPIDocument())
+		j, err := callbacksJudge()
 		if err != nil {
 			return "", nil, err
 		}
@@ -285,17 +271,11 @@ func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles m
 			}
 			return nil
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", nil, err
-		}
-		path := filepath.Join(dir, "callbacks-ledger.jsonl")
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		ledger, err := t.ledger(dir, "callbacks", undo)
 		if err != nil {
 			return "", nil, err
 		}
-		t.VendorLedgers["callbacks"] = path
 		j.Mentions = mentionsOf
-		ledger := t.ledger(f)
 		var front atomic.Pointer[http.Handler]
 		srv := api.HTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := front.Load()
@@ -306,7 +286,7 @@ func (t *Target) judgeCallbacks(dir string, undo *[]func() error) func(doubles m
 			(*h).ServeHTTP(w, r)
 		}), nil)
 		go srv.Serve(l)
-		*undo = append(*undo, func() error { srv.Close(); return f.Close() })
+		*undo = append(*undo, func() error { return srv.Close() })
 		return public, func(product string) {
 			u, _ := url.Parse(product)
 			h := contract.Proxy(j, u, ledger)
@@ -352,10 +332,29 @@ func (s *Spec) judgeBrowser(req playwright.Request) {
 	})(&client.Response{Status: res.Status(), Header: header, Body: body, Request: hreq, RequestBody: reqBody})
 }
 
-// ledger is a vendor proxy's ledger on f whose violations also go to the
+// callbacksJudge judges the doubles' callbacks by the product's document
+// (their signatures are checked by Judge.Check, set where the keys are).
+func callbacksJudge() (*contract.Judge, error) {
+	return contract.NewJudge("callbacks", contract.Spec{File: "system/api/openapi.yaml",
+		Source: "this build of reos, and the vendors' signature schemes (Twilio's X-Twilio-Signature, SendGrid's signed event webhook)"},
+		api.OpenAPIDocument())
+}
+
+// ledger opens the ledger of the proxy named name under dir (closed by
+// undo) and records it in VendorLedgers. Its violations also go to the
 // run's shared list (Target.Violations), where the spec that caused each
 // finds it (Spec.CheckContract) by what the exchange mentions.
-func (t *Target) ledger(f *os.File) *contract.Ledger {
+func (t *Target) ledger(dir, name string, undo *[]func() error) (*contract.Ledger, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, name+"-ledger.jsonl")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	*undo = append(*undo, f.Close)
+	t.VendorLedgers[name] = path
 	l := contract.NewLedger(f)
 	l.Then = func(e contract.Entry) {
 		if e.Verdict != contract.Violation || len(e.Mentions) == 0 || t.Violations == "" {
@@ -369,7 +368,7 @@ func (t *Target) ledger(f *os.File) *contract.Ledger {
 			vf.Close()
 		}
 	}
-	return l
+	return l, nil
 }
 
 var violationsMu sync.Mutex

@@ -215,7 +215,7 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 	t.Violations = filepath.Join(dir, "contracts", "violations.jsonl")
 	app.FrontDouble, app.FrontCallbacks = nil, nil
 	if t.Judge {
-		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"))
+		app.FrontDouble = t.judgeVendor(filepath.Join(dir, "contracts"), &undo)
 	}
 	if t.Mode == "production" {
 		var doubles *app.Doubles
