@@ -47,6 +47,8 @@ const (
 	SignatureFile   = "manifest.sig"
 	PublicKeyFile   = "manifest.pub.pem"
 	AttestationFile = "attestation.intoto.json"
+	// EgressAttestationFile is the second attestation: the run's network.
+	EgressAttestationFile = "attestation.egress.intoto.json"
 	IndexFile       = "index.html"
 	RecordsFile     = "records.jsonl"
 )

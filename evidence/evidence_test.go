@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ func sealed(t *testing.T) (string, ed25519.PrivateKey) {
 		ignore(p.SMS("sms", "SM123", map[string]string{"sid": "SM123", "status": "delivered"})),
 		ignore(p.DrillLog("dlq", "drill", []byte("step 1\nstep 2\n"))),
 		ignore(p.Egress("egress", "drill-api.twilio.com", evidence.EgressAttempt{Time: start, Host: "api.twilio.com", Port: "443", Refused: true, Expected: true})),
+		ignore(p.Egress("reos isolate", "isolate-01-api.openai.com", evidence.EgressAttempt{Time: start, Host: "api.openai.com", Port: "53",
+			Network: "dns", Name: "api.openai.com", Refused: true})),
 		ignore(p.File("suite", "junit.xml", []byte("<testsuites/>"))),
 	}
 	for _, err := range steps {
@@ -54,7 +57,8 @@ func sealed(t *testing.T) (string, ed25519.PrivateKey) {
 	}
 	key := evidence.NewKey()
 	if err := p.Seal(evidence.Facts{Commit: "abc123", Counts: map[string]int{"passed": 2}, End: start.Add(time.Minute),
-		Flows: []evidence.Flow{{Name: "memo", Outcome: "passed", Duration: time.Second}}}, key); err != nil {
+		Flows: []evidence.Flow{{Name: "memo", Outcome: "passed", Duration: time.Second}},
+		Network: evidence.Network{Isolation: "not isolated: a test"}}, key); err != nil {
 		t.Fatal(err)
 	}
 	return p.Dir, key
@@ -89,42 +93,102 @@ func TestSealedPackVerifies(t *testing.T) {
 	}
 }
 
-// An auditor's own tool: openssl verifies manifest.sig.
-func TestOpenSSLVerifiesTheManifest(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed (Debian package openssl)")
+// An auditor's own tools: scripts/check-pack (openssl, jq and coreutils,
+// reading only manifest.json) accepts a sealed pack; altering, adding or
+// renaming any file — dot-files included — makes both it and Verify
+// refuse the pack, Verify naming the file.
+func TestIndependentCheck(t *testing.T) {
+	for _, tool := range []string{"openssl", "jq", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/setup installs it)", tool)
+		}
+	}
+	script, _ := filepath.Abs("../scripts/check-pack")
+	check := func(dir string) (string, error) {
+		out, err := exec.Command(script, dir).CombinedOutput()
+		return string(out), err
 	}
 	dir, _ := sealed(t)
-	cmd := exec.Command("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "manifest.pub.pem", "-rawin", "-in", "manifest.json", "-sigfile", "manifest.sig")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Signature Verified Successfully") {
-		t.Errorf("openssl: %v\n%s", err, out)
+	if out, err := check(dir); err != nil || !strings.Contains(out, "check-pack: OK") ||
+		!strings.Contains(out, evidence.EgressPredicate) || !strings.Contains(out, evidence.TestResultPredicate) {
+		t.Fatalf("check-pack on a sealed pack: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(dir, "manifest.json"), append(mustRead(t, filepath.Join(dir, "manifest.json")), ' '), 0o644)
-	if out, err := cmd.CombinedOutput(); err == nil {
-		t.Errorf("openssl verified a changed manifest:\n%s", out)
+	for _, tt := range []struct {
+		name   string
+		tamper func(dir string)
+		want   string // in Verify's report
+	}{
+		{"an altered file", func(dir string) { appendTo(t, filepath.Join(dir, "sms", "SM123.json"), " ") }, "changed: sms/SM123.json"},
+		{"an altered manifest", func(dir string) { appendTo(t, filepath.Join(dir, evidence.ManifestFile), " ") }, "manifest.sig does not verify"},
+		{"an added dot-file, deep", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "screenshots", ".thumbs"), []byte("x"), 0o644)
+		}, "added: screenshots/.thumbs"},
+		{"an added dot-file at the top", func(dir string) {
+			os.WriteFile(filepath.Join(dir, ".pack.json"), []byte(`{"mode":"production"}`), 0o644)
+		}, "added: .pack.json"},
+		{"a renamed file", func(dir string) {
+			os.Rename(filepath.Join(dir, "dlq", "drill.log"), filepath.Join(dir, "dlq", "drill.txt"))
+		}, "added: dlq/drill.txt"},
+		{"an altered egress attestation", func(dir string) {
+			appendTo(t, filepath.Join(dir, evidence.EgressAttestationFile), "\n{}")
+		}, "attestation.egress.intoto.json"},
+	} {
+		dir, _ := sealed(t)
+		tt.tamper(dir)
+		if out, err := check(dir); err == nil {
+			t.Errorf("%s: check-pack accepted it:\n%s", tt.name, out)
+		}
+		r, err := evidence.Verify(dir, nil)
+		if err != nil || r.OK() || !strings.Contains(r.String(), tt.want) {
+			t.Errorf("%s: Verify = %v\n%s\nwant it to say %q", tt.name, err, r, tt.want)
+		}
 	}
 }
 
-// The DSSE envelope verifies with go-securesystemslib directly.
-func TestAttestationVerifiesWithSecureSystemsLib(t *testing.T) {
-	dir, key := sealed(t)
-	var env dsse.Envelope
-	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, evidence.AttestationFile)), &env); err != nil {
+func appendTo(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := dsse.NewEnvelopeVerifier(evidence.Verifier{Key: key.Public().(ed25519.PublicKey)})
-	_, payload, err := ev.VerifyAndDecode(context.Background(), &env)
-	if err != nil || env.PayloadType != "application/vnd.in-toto+json" {
-		t.Fatalf("DSSE: %v (%s)", err, env.PayloadType)
+	defer f.Close()
+	f.WriteString(s)
+}
+
+// Both DSSE envelopes verify with go-securesystemslib directly: the test
+// result, and the run's network with every attempt to leave the pack
+// records.
+func TestAttestationVerifiesWithSecureSystemsLib(t *testing.T) {
+	dir, key := sealed(t)
+	statement := func(file string) map[string]any {
+		var env dsse.Envelope
+		if err := json.Unmarshal(mustRead(t, filepath.Join(dir, file)), &env); err != nil {
+			t.Fatal(err)
+		}
+		ev, _ := dsse.NewEnvelopeVerifier(evidence.Verifier{Key: key.Public().(ed25519.PublicKey)})
+		_, payload, err := ev.VerifyAndDecode(context.Background(), &env)
+		if err != nil || env.PayloadType != "application/vnd.in-toto+json" {
+			t.Fatalf("%s: DSSE: %v (%s)", file, err, env.PayloadType)
+		}
+		var st map[string]any
+		json.Unmarshal(payload, &st)
+		if st["_type"] != "https://in-toto.io/Statement/v1" || len(st["subject"].([]any)) != 13 {
+			t.Errorf("%s: statement %v", file, st)
+		}
+		return st
 	}
-	var st map[string]any
-	json.Unmarshal(payload, &st)
-	if st["_type"] != "https://in-toto.io/Statement/v1" || st["predicateType"] != evidence.TestResultPredicate {
-		t.Errorf("statement %v", st)
+	st := statement(evidence.AttestationFile)
+	if pred, _ := st["predicate"].(map[string]any); st["predicateType"] != evidence.TestResultPredicate || pred["result"] != "PASSED" {
+		t.Errorf("test result: %v", st)
 	}
-	if pred, _ := st["predicate"].(map[string]any); pred["result"] != "PASSED" {
-		t.Errorf("predicate %v", st["predicate"])
+	st = statement(evidence.EgressAttestationFile)
+	b, _ := json.Marshal(st["predicate"])
+	var net evidence.EgressStatement
+	json.Unmarshal(b, &net)
+	if st["predicateType"] != evidence.EgressPredicate || net.Isolated || net.Isolation != "not isolated: a test" || len(net.Attempts) != 2 ||
+		net.Attempts[0].Host != "api.twilio.com" || net.Attempts[0].Record != "egress/drill-api.twilio.com.json" ||
+		fmt.Sprint(net.DNSNames) != "[api.openai.com]" {
+		t.Errorf("egress: %s", b)
 	}
 }
 
@@ -183,6 +247,14 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			b, _ := json.Marshal(env)
 			os.WriteFile(path, b, 0o644)
 		}, "attestation.intoto.json: signature"},
+		{"an egress attestation that leaves out an attempt, signed again", func(t *testing.T, dir string) {
+			rewriteEgress(t, dir, func(st map[string]any) { st["predicate"].(map[string]any)["attempts"] = []any{} })
+		}, "attestation.egress.intoto.json: the predicate does not describe the pack's network"},
+		{"an egress attestation that says isolated, signed again", func(t *testing.T, dir string) {
+			rewriteEgress(t, dir, func(st map[string]any) { st["predicate"].(map[string]any)["isolated"] = true })
+		}, "attestation.egress.intoto.json: the predicate does not describe"},
+		{"no egress attestation", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, evidence.EgressAttestationFile)) },
+			"attestation.egress.intoto.json: evidence: attestation.egress.intoto.json is missing"},
 	}
 	for _, tt := range tests {
 		dir, _ := sealed(t)
@@ -195,6 +267,36 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			t.Errorf("%s: report\n%s\nwant it to say %q", tt.name, r, tt.want)
 		}
 	}
+}
+
+// rewriteEgress changes the egress statement and signs it again with a
+// new key that it also puts in the pack (with the manifest signed again),
+// as someone rewriting the pack would.
+func rewriteEgress(t *testing.T, dir string, change func(map[string]any)) {
+	path := filepath.Join(dir, evidence.EgressAttestationFile)
+	var env dsse.Envelope
+	json.Unmarshal(mustRead(t, path), &env)
+	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
+	var st map[string]any
+	json.Unmarshal(payload, &st)
+	change(st)
+	payload, _ = json.Marshal(st)
+	key := evidence.NewKey()
+	signed := ed25519.Sign(key, dsse.PAE(env.PayloadType, payload))
+	env.Payload = base64.StdEncoding.EncodeToString(payload)
+	env.Signatures = []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(signed)}}
+	b, _ := json.Marshal(env)
+	os.WriteFile(path, b, 0o644)
+	manifest := mustRead(t, filepath.Join(dir, evidence.ManifestFile))
+	os.WriteFile(filepath.Join(dir, evidence.SignatureFile), ed25519.Sign(key, manifest), 0o644)
+	os.WriteFile(filepath.Join(dir, evidence.PublicKeyFile), evidence.PublicKeyPEM(key.Public().(ed25519.PublicKey)), 0o644)
+	// and the test-result attestation, so that only the egress one is wrong
+	var tr dsse.Envelope
+	json.Unmarshal(mustRead(t, filepath.Join(dir, evidence.AttestationFile)), &tr)
+	trPayload, _ := base64.StdEncoding.DecodeString(tr.Payload)
+	tr.Signatures = []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(ed25519.Sign(key, dsse.PAE(tr.PayloadType, trPayload)))}}
+	b, _ = json.Marshal(tr)
+	os.WriteFile(filepath.Join(dir, evidence.AttestationFile), b, 0o644)
 }
 
 // resign rewrites the manifest to list path and signs it again with a new

@@ -31,6 +31,7 @@ type group struct {
 
 type indexView struct {
 	Facts       Facts
+	Guard       string
 	Verdict     string
 	Took        time.Duration
 	Screenshots []Record
@@ -45,7 +46,7 @@ func (p *Pack) writeIndex(f Facts) error {
 	if err != nil {
 		return err
 	}
-	v := indexView{Facts: f, Verdict: verdict(f.Counts), Took: f.End.Sub(f.Start).Round(time.Millisecond)}
+	v := indexView{Facts: f, Guard: Guard, Verdict: verdict(f.Counts), Took: f.End.Sub(f.Start).Round(time.Millisecond)}
 	if f.Counts == nil {
 		v.Facts.Counts = map[string]int{}
 	}

@@ -50,12 +50,8 @@ func redactURL(u *url.URL) string {
 	if changed {
 		c.RawQuery = q.Encode()
 	}
-	if strings.HasPrefix(c.Path, "/api/v1/t/") { // tracking tokens in the path
-		parts := strings.Split(c.Path, "/")
-		if len(parts) > 5 {
-			parts[5] = Redacted
-		}
-		c.Path, c.RawPath = strings.Join(parts, "/"), ""
+	if p := string(redactTracking([]byte(c.Path))); p != c.Path {
+		c.Path, c.RawPath = p, ""
 	}
 	return c.String()
 }
@@ -200,10 +196,10 @@ func (p *Pack) Screenshot(spec, name string, png []byte) (string, error) {
 	return p.add("screenshot", spec, filepath.Join(Screenshots, fileName(strings.TrimSuffix(name, ".png"))+".png"), png)
 }
 
-// Email records a message as its .eml, and a rendering of it (a PNG, or
-// nil).
+// Email records a message as its .eml, its tracking tokens redacted
+// (RedactEML), and a rendering of it (a PNG, or nil).
 func (p *Pack) Email(spec, name string, eml, rendering []byte) (string, error) {
-	path, err := p.add("email", spec, filepath.Join(Emails, fileName(name)+".eml"), eml)
+	path, err := p.add("email", spec, filepath.Join(Emails, fileName(name)+".eml"), RedactEML(eml))
 	if err == nil && rendering != nil {
 		_, err = p.add("email-rendering", spec, filepath.Join(Emails, fileName(name)+".png"), rendering)
 	}
@@ -230,6 +226,7 @@ type EgressAttempt struct {
 	Host     string    `json:"host"`
 	Port     string    `json:"port,omitempty"`
 	Network  string    `json:"network,omitempty"`
+	Name     string    `json:"name,omitempty"`   // the TLS SNI, HTTP Host or DNS name, when seen
 	Source   string    `json:"source,omitempty"` // the provider, or the process, that tried
 	Refused  bool      `json:"refused"`
 	Expected bool      `json:"expected"` // a deliberate drill

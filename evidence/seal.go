@@ -16,12 +16,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	testresult "github.com/in-toto/attestation/go/predicates/test_result/v0"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -30,6 +32,10 @@ const PayloadType = "application/vnd.in-toto+json"
 
 // TestResultPredicate is the in-toto test-result predicate's type.
 const TestResultPredicate = "https://in-toto.io/attestation/test-result/v0.1"
+
+// EgressPredicate is the type of reos's egress predicate: what the run's
+// network was (EgressStatement).
+const EgressPredicate = "https://github.com/real-estate-os/reos/attestation/egress/v1"
 
 // Flow is one flow of a run, as the index shows it.
 type Flow struct {
@@ -76,6 +82,64 @@ type Facts struct {
 	// EphemeralKey is set when the pack was signed with a key made for
 	// this run (no EVIDENCE_SIGNING_KEY).
 	EphemeralKey bool `json:"ephemeral_key"`
+	// Network says how the run was kept on the machine.
+	Network Network `json:"network"`
+}
+
+// Network is how a run was kept on the machine.
+type Network struct {
+	// Isolated is set when the run's processes had only loopback (a
+	// network namespace of reos isolate).
+	Isolated bool `json:"isolated"`
+	// Isolation says how, or why not.
+	Isolation string `json:"isolation"`
+}
+
+// Guard is what refuses a connection in every run, isolated or not.
+const Guard = "the product's egress guard (and the suite's own clients') refuses every destination but loopback before any DNS lookup, and records each attempt"
+
+// EgressStatement is the egress attestation's predicate: the run's
+// network, every attempt to leave the pack records (egress/), and the DNS
+// names asked.
+type EgressStatement struct {
+	Isolated  bool     `json:"isolated"`
+	Isolation string   `json:"isolation"`
+	Guard     string   `json:"guard"`
+	Attempts  []Leave  `json:"attempts"`
+	DNSNames  []string `json:"dnsNames"`
+}
+
+// Leave is one attempt to leave, as the egress predicate lists it.
+type Leave struct {
+	EgressAttempt
+	Record string `json:"record"` // its file in the pack
+}
+
+// egressStatement builds the predicate from the pack's egress records.
+func egressStatement(dir string, m Manifest) (EgressStatement, error) {
+	st := EgressStatement{Isolated: m.Facts.Network.Isolated, Isolation: m.Facts.Network.Isolation, Guard: Guard,
+		Attempts: []Leave{}, DNSNames: []string{}}
+	names := map[string]bool{}
+	for _, e := range m.Files {
+		if !strings.HasPrefix(e.Path, Egress+"/") || !strings.HasSuffix(e.Path, ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
+		if err != nil {
+			return st, err
+		}
+		var a EgressAttempt
+		if err := json.Unmarshal(b, &a); err != nil {
+			return st, fmt.Errorf("evidence: %s: %w", e.Path, err)
+		}
+		st.Attempts = append(st.Attempts, Leave{EgressAttempt: a, Record: e.Path})
+		if a.Network == "dns" && a.Name != "" && !names[a.Name] {
+			names[a.Name] = true
+			st.DNSNames = append(st.DNSNames, a.Name)
+		}
+	}
+	sort.Strings(st.DNSNames)
+	return st, nil
 }
 
 // Contract is one contract's coverage, as the index shows it.
@@ -115,7 +179,7 @@ type Manifest struct {
 }
 
 // sealFiles are written by Seal and not listed in the manifest.
-var sealFiles = map[string]bool{ManifestFile: true, SignatureFile: true, PublicKeyFile: true, AttestationFile: true}
+var sealFiles = map[string]bool{ManifestFile: true, SignatureFile: true, PublicKeyFile: true, AttestationFile: true, EgressAttestationFile: true}
 
 // LoadKey reads an ed25519 private key (PEM, PKCS #8), as
 // EVIDENCE_SIGNING_KEY names it.
@@ -228,12 +292,21 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 	if err := p.write(PublicKeyFile, PublicKeyPEM(key.Public().(ed25519.PublicKey))); err != nil {
 		return err
 	}
-	envelope, err := attest(m, manifest, key)
-	if err != nil {
-		return err
-	}
-	if err := p.write(AttestationFile, envelope); err != nil {
-		return err
+	for file, attest := range map[string]func(Manifest) (string, any, error){
+		AttestationFile:       func(m Manifest) (string, any, error) { return TestResultPredicate, testResult(m, manifest), nil },
+		EgressAttestationFile: func(m Manifest) (string, any, error) { st, err := egressStatement(p.Dir, m); return EgressPredicate, st, err },
+	} {
+		kind, predicate, err := attest(m)
+		if err != nil {
+			return err
+		}
+		envelope, err := statement(m, manifest, kind, predicate, key)
+		if err != nil {
+			return err
+		}
+		if err := p.write(file, envelope); err != nil {
+			return err
+		}
 	}
 	// The list of every pack beside this one, outside any pack.
 	return WriteHistory(filepath.Dir(filepath.Dir(p.Dir)))
@@ -265,15 +338,9 @@ func listFiles(dir string) ([]Entry, error) {
 	return out, err
 }
 
-// attest makes the DSSE envelope: an in-toto Statement v1 whose subjects
-// are manifest.json and every file it lists, with the test-result
-// predicate.
-func attest(m Manifest, manifest []byte, key ed25519.PrivateKey) ([]byte, error) {
+// testResult is the in-toto test-result predicate of the run.
+func testResult(m Manifest, manifest []byte) *testresult.TestResult {
 	sum := sha256.Sum256(manifest)
-	subjects := []*intoto.ResourceDescriptor{{Name: ManifestFile, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}
-	for _, e := range m.Files {
-		subjects = append(subjects, &intoto.ResourceDescriptor{Name: e.Path, Digest: map[string]string{"sha256": e.SHA256}})
-	}
 	result := "PASSED"
 	switch {
 	case m.Facts.Counts["failed"] > 0:
@@ -293,15 +360,33 @@ func attest(m Manifest, manifest []byte, key ed25519.PrivateKey) ([]byte, error)
 			tr.WarnedTests = append(tr.WarnedTests, fl.Name)
 		}
 	}
-	trJSON, err := protojson.Marshal(tr)
+	return tr
+}
+
+// statement makes a DSSE envelope around an in-toto Statement v1 whose
+// subjects are manifest.json and every file it lists, with predicate (a
+// protocol buffer message, or a value encoding/json writes) of type kind.
+func statement(m Manifest, manifest []byte, kind string, predicate any, key ed25519.PrivateKey) ([]byte, error) {
+	sum := sha256.Sum256(manifest)
+	subjects := []*intoto.ResourceDescriptor{{Name: ManifestFile, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}
+	for _, e := range m.Files {
+		subjects = append(subjects, &intoto.ResourceDescriptor{Name: e.Path, Digest: map[string]string{"sha256": e.SHA256}})
+	}
+	var raw []byte
+	var err error
+	if msg, ok := predicate.(proto.Message); ok {
+		raw, err = protojson.Marshal(msg)
+	} else {
+		raw, err = json.Marshal(predicate)
+	}
 	if err != nil {
 		return nil, err
 	}
 	pred := &structpb.Struct{}
-	if err := protojson.Unmarshal(trJSON, pred); err != nil {
+	if err := protojson.Unmarshal(raw, pred); err != nil {
 		return nil, err
 	}
-	st := &intoto.Statement{Type: intoto.StatementTypeUri, Subject: subjects, PredicateType: TestResultPredicate, Predicate: pred}
+	st := &intoto.Statement{Type: intoto.StatementTypeUri, Subject: subjects, PredicateType: kind, Predicate: pred}
 	if err := st.Validate(); err != nil {
 		return nil, fmt.Errorf("evidence: statement: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -54,7 +55,7 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "problem: %s\n", p)
 	}
 	if r.OK() {
-		fmt.Fprintf(&b, "OK: %d files match manifest.json; manifest.sig and attestation.intoto.json verify.\n", r.Files)
+		fmt.Fprintf(&b, "OK: %d files match manifest.json; manifest.sig and both attestations (test result, egress) verify.\n", r.Files)
 		if r.KeyFromPack {
 			b.WriteString("Note: checked with the key inside the pack (manifest.pub.pem). That proves the pack is whole, not who signed it:\n" +
 				"anyone who rewrites a pack can sign it again. Pass --pubkey with a copy of the signer's key you trust to prove that.\n")
@@ -153,9 +154,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 	if err != nil || !ed25519.Verify(key, manifest, sig) {
 		r.Problems = append(r.Problems, "manifest.sig does not verify manifest.json with the key")
 	}
-	if err := verifyAttestation(dir, key, manifest, m); err != nil {
-		r.Problems = append(r.Problems, "attestation.intoto.json: "+err.Error())
-	}
+	r.Problems = append(r.Problems, verifyAttestations(dir, key, manifest, m)...)
 	return r, nil
 }
 
@@ -166,14 +165,26 @@ var secretShapes = []struct {
 }{
 	{"a JSON Web Token", regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}`)},
 	{"a private key", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----`)},
+	{"a tracking token", regexp.MustCompile(`/api/v1/t/(?:open|click)/[A-Za-z0-9_~-]{16,}`)},
 }
 
-// shapesIn says where b, the file name, holds what looks like a secret.
+// shapesIn says where b, the file name, holds what looks like a secret;
+// in an email, in its decoded bodies too.
 func shapesIn(name string, b []byte) []string {
 	var out []string
 	for _, s := range secretShapes {
 		if loc := s.re.FindIndex(b); loc != nil {
 			out = append(out, fmt.Sprintf("%s holds what looks like %s at byte %d", name, s.what, loc[0]))
+			continue
+		}
+		if !strings.HasSuffix(name, ".eml") {
+			continue
+		}
+		for i, body := range decodedBodies(b) {
+			if s.re.Match(body) {
+				out = append(out, fmt.Sprintf("%s holds what looks like %s in its body part %d, decoded", name, s.what, i+1))
+				break
+			}
 		}
 	}
 	return out
@@ -215,34 +226,72 @@ func readRegular(dir, name string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// verifyAttestation checks the DSSE envelope's signature, its payload type,
-// and that its subjects are exactly manifest.json and the files it lists.
-func verifyAttestation(dir string, key ed25519.PublicKey, manifest []byte, m Manifest) error {
-	b, err := readRegular(dir, AttestationFile)
+// verifyAttestations checks both DSSE envelopes: each one's signature,
+// payload type and predicate type, and that its subjects are exactly
+// manifest.json and the files it lists; and that the egress predicate
+// lists exactly the pack's egress records and the manifest's network.
+func verifyAttestations(dir string, key ed25519.PublicKey, manifest []byte, m Manifest) []string {
+	var problems []string
+	if _, err := verifyStatement(dir, AttestationFile, TestResultPredicate, key, manifest, m); err != nil {
+		problems = append(problems, AttestationFile+": "+err.Error())
+	}
+	st, err := verifyStatement(dir, EgressAttestationFile, EgressPredicate, key, manifest, m)
+	if err == nil {
+		var got EgressStatement
+		b, _ := protojson.Marshal(st.Predicate)
+		if err = json.Unmarshal(b, &got); err == nil {
+			want, werr := egressStatement(dir, m)
+			got.Attempts, want.Attempts = normalTimes(got.Attempts), normalTimes(want.Attempts)
+			if err = werr; err == nil && !reflect.DeepEqual(got, want) {
+				err = fmt.Errorf("the predicate does not describe the pack's network (manifest facts.network, %d egress records; it lists %d)",
+					len(want.Attempts), len(got.Attempts))
+			}
+		}
+	}
 	if err != nil {
-		return err
+		problems = append(problems, EgressAttestationFile+": "+err.Error())
+	}
+	return problems
+}
+
+// normalTimes puts each attempt's time in UTC, as JSON gives it back.
+func normalTimes(ls []Leave) []Leave {
+	for i := range ls {
+		ls[i].Time = ls[i].Time.UTC()
+	}
+	return ls
+}
+
+// verifyStatement checks one DSSE envelope and returns its statement.
+func verifyStatement(dir, file, kind string, key ed25519.PublicKey, manifest []byte, m Manifest) (*intoto.Statement, error) {
+	b, err := readRegular(dir, file)
+	if err != nil {
+		return nil, err
 	}
 	var env dsse.Envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return err
+		return nil, err
 	}
 	if env.PayloadType != PayloadType {
-		return fmt.Errorf("payload type %q, want %s", env.PayloadType, PayloadType)
+		return nil, fmt.Errorf("payload type %q, want %s", env.PayloadType, PayloadType)
 	}
 	ev, err := dsse.NewEnvelopeVerifier(Verifier{Key: key})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, payload, err := ev.VerifyAndDecode(context.Background(), &env)
 	if err != nil {
-		return fmt.Errorf("signature: %w", err)
+		return nil, fmt.Errorf("signature: %w", err)
 	}
 	var st intoto.Statement
 	if err := protojson.Unmarshal(payload, &st); err != nil {
-		return err
+		return nil, err
 	}
 	if err := st.Validate(); err != nil {
-		return err
+		return nil, err
+	}
+	if st.PredicateType != kind {
+		return nil, fmt.Errorf("predicate type %q, want %s", st.PredicateType, kind)
 	}
 	want := map[string]string{}
 	sum := sha256.Sum256(manifest)
@@ -251,12 +300,12 @@ func verifyAttestation(dir string, key ed25519.PublicKey, manifest []byte, m Man
 		want[e.Path] = e.SHA256
 	}
 	if len(st.Subject) != len(want) {
-		return fmt.Errorf("%d subjects, the manifest has %d files", len(st.Subject), len(want))
+		return nil, fmt.Errorf("%d subjects, the manifest has %d files", len(st.Subject), len(want))
 	}
 	for _, s := range st.Subject {
 		if want[s.Name] != s.Digest["sha256"] {
-			return fmt.Errorf("subject %s does not match the manifest", s.Name)
+			return nil, fmt.Errorf("subject %s does not match the manifest", s.Name)
 		}
 	}
-	return nil
+	return &st, nil
 }

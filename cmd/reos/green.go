@@ -23,6 +23,7 @@ import (
 	"github.com/real-estate-os/reos/evidence"
 	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/internal/repo"
+	"github.com/real-estate-os/reos/internal/sandbox"
 )
 
 // `reos green` runs the eight flows of suites/ in mock mode and then in
@@ -113,6 +114,7 @@ type greenOptions struct {
 	root, bin    string
 	modes        []string
 	isolate      bool
+	isolation    string // how, or why not
 	focus, label string
 	race         bool
 	procs        int // Ginkgo processes
@@ -195,6 +197,7 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			isolation = "not isolated: this machine does not permit network namespaces (" + err.Error() + "); the product's own egress guard still refuses and records every attempt"
 		}
 	}
+	o.isolation = isolation
 	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s; %d Ginkgo processes on %d cores\n", built.Seconds(), isolation, o.procs, runtime.NumCPU())
 	if note := testResultsNote(root); note != "" {
 		fmt.Fprintf(stdout, "reos green: %s\n", note)
@@ -405,6 +408,9 @@ func runMode(ctx context.Context, o greenOptions, mode string, want map[string]i
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = filepath.Join(o.root, "suites")
 	cmd.Env = greenEnv(os.Environ(), mode, progressFile, egressFile)
+	if !o.isolate {
+		cmd.Env = append(cmd.Env, sandbox.OutsideEnv+"="+o.isolation)
+	}
 	cmd.Env = append(cmd.Env, "REOS_ATTACH="+strings.Join(attach, string(os.PathListSeparator)))
 	if o.race {
 		// Each process writes its reports to a file of its own

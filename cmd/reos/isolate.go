@@ -105,12 +105,8 @@ func reportAttempts(attempts []sandbox.Attempt, env func(string) (string, bool),
 			log.Write(append(line, '\n'))
 		}
 		if p != nil {
-			host := a.Name
-			if host == "" {
-				host = a.Address
-			}
-			_, err := p.Egress("reos isolate", fmt.Sprintf("isolate-%02d-%s", i+1, host), evidence.EgressAttempt{Time: a.Time, Host: host,
-				Port: strconv.Itoa(a.Port), Network: a.Kind, Source: a.Process, Refused: true, Detail: "inside reos isolate: " + a.String()})
+			r := a.Record()
+			_, err := p.Egress("reos isolate", fmt.Sprintf("isolate-%02d-%s", i+1, r.Host), r)
 			errs = append(errs, err)
 		}
 	}

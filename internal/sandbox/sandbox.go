@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/real-estate-os/reos/evidence"
 )
 
 // Run runs a whole process tree in new user and
@@ -35,6 +37,38 @@ import (
 // ChildEnv marks the re-executed reos that runs inside the
 // namespaces; its value is the run's shared directory.
 const ChildEnv = "REOS_ISOLATE_CHILD"
+
+// AttemptsEnv names, for the command inside, the file where the attempts
+// so far are (JSON lines of Attempt); Inside reads it.
+const AttemptsEnv = "REOS_ISOLATE_ATTEMPTS"
+
+// OutsideEnv says, for a command run outside the namespaces, why (reos
+// green sets it).
+const OutsideEnv = "REOS_ISOLATION"
+
+// Isolation says what a command inside had.
+const Isolation = "a network namespace with only loopback (reos isolate): every other address routed to a sinkhole that refuses and records each connection (destination, TLS SNI or HTTP Host, process); a DNS stub that records each name asked"
+
+// Inside says whether this process runs inside the namespaces, and the
+// attempts to leave recorded so far.
+func Inside() (attempts []Attempt, inside bool) {
+	path := os.Getenv(AttemptsEnv)
+	if path == "" {
+		return nil, false
+	}
+	attempts, _ = readAttempts(path) // none yet: no file
+	return attempts, true
+}
+
+// Record is the attempt as an evidence pack records it.
+func (a Attempt) Record() evidence.EgressAttempt {
+	host := a.Name
+	if host == "" {
+		host = a.Address
+	}
+	return evidence.EgressAttempt{Time: a.Time, Host: host, Port: strconv.Itoa(a.Port), Network: a.Kind, Name: a.Name,
+		Source: a.Process, Refused: true, Detail: "inside reos isolate: " + a.String()}
+}
 
 // sinkPorts are the ports the sinkhole listens on inside (a connection to
 // any address on another port is refused there, and reaches nothing).
@@ -227,7 +261,7 @@ func Child(dir string, args []string) int {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), AttemptsEnv+"="+rec.path)
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

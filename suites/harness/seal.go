@@ -16,6 +16,7 @@ import (
 
 	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/internal/progress"
 )
 
@@ -99,6 +100,10 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	}
 	covs = append(covs, vendors...)
 
+	network, err := recordNetwork(pack, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	key, ephemeral, err := evidence.SigningKey(os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	}
 	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: t.Mode, Providers: t.Providers, Versions: versions,
 		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: t.Config, EphemeralKey: ephemeral,
-		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv)}
+		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv), Network: network}
 	summary := &strings.Builder{}
 	fmt.Fprintf(summary, "\nreos flows, %s mode:\n", t.Mode)
 	for _, name := range order {
@@ -155,6 +160,27 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	}
 	os.WriteFile(filepath.Join(filepath.Dir(filepath.Dir(pack.Dir)), "summary-"+t.Mode+".txt"), []byte(summary.String()), 0o644)
 	return &Sealed{Dir: pack.Dir, Summary: summary.String(), Races: races}, nil
+}
+
+// recordNetwork says how the run was kept on the machine and, inside reos
+// isolate, records each attempt the namespace saw so far in the pack:
+// the egress attestation lists them with the product's guard's.
+func recordNetwork(pack *evidence.Pack, getenv func(string) string) (evidence.Network, error) {
+	attempts, inside := sandbox.Inside()
+	if !inside {
+		why := getenv(sandbox.OutsideEnv)
+		if why == "" {
+			why = "not isolated: the suite ran outside reos isolate"
+		}
+		return evidence.Network{Isolation: why}, nil
+	}
+	for i, a := range attempts {
+		r := a.Record()
+		if _, err := pack.Egress("reos isolate", fmt.Sprintf("isolate-%02d-%s", i+1, r.Host), r); err != nil {
+			return evidence.Network{}, err
+		}
+	}
+	return evidence.Network{Isolated: true, Isolation: sandbox.Isolation}, nil
 }
 
 // attachJUnit writes the report as junit.xml into the pack, with code
