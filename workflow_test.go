@@ -5,6 +5,7 @@ package reos_test
 // runs are the README's two.
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -17,6 +18,12 @@ import (
 type workflow struct {
 	On   map[string]any `yaml:"on"`
 	Jobs map[string]struct {
+		Name     string `yaml:"name"`
+		Needs    any    `yaml:"needs"`
+		If       string `yaml:"if"`
+		Strategy struct {
+			Matrix map[string][]any `yaml:"matrix"`
+		} `yaml:"strategy"`
 		RunsOn    string `yaml:"runs-on"`
 		Container string `yaml:"container"`
 		Timeout   int    `yaml:"timeout-minutes"`
@@ -117,4 +124,73 @@ func TestCIWorkflow(t *testing.T) {
 	if !ok || job.Steps[junit].If != "always()" || !strings.Contains(job.Steps[junit].With["report_paths"], "junit.xml") {
 		t.Errorf("JUnit is not published whatever the outcome: %+v", job.Steps[junit])
 	}
+}
+
+// The flows also run split across a matrix of runners, one shard each, and
+// a job after them merges each mode's shards into one pack: every shard
+// of the matrix runs (I/N for I in 1..N), each uploads its packs, and the
+// merge takes them all.
+func TestCIWorkflowShards(t *testing.T) {
+	b, err := os.ReadFile(".github/workflows/ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w workflow
+	if err := yaml.Unmarshal(b, &w); err != nil {
+		t.Fatalf("ci.yml does not parse: %v", err)
+	}
+	flows, ok := w.Jobs["flows"]
+	if !ok {
+		t.Fatal("no job flows (the shards)")
+	}
+	shards := flows.Strategy.Matrix["shard"]
+	if len(shards) < 2 {
+		t.Fatalf("the flows' matrix has shards %v; want 1..N, N ≥ 2", shards)
+	}
+	for i, s := range shards {
+		if s != i+1 {
+			t.Errorf("shard %d of the matrix is %v; want %d (shards 1..N, each once)", i+1, s, i+1)
+		}
+	}
+	if flows.Services["postgres"].Image != w.Jobs["green"].Services["postgres"].Image || flows.Env["DATABASE_URL"] == "" {
+		t.Error("the shards do not have the green job's services")
+	}
+	var run, upload, setup bool
+	for _, s := range flows.Steps {
+		setup = setup || strings.Contains(s.Run, "scripts/setup")
+		run = run || strings.TrimSpace(s.Run) == fmt.Sprintf("go run ./cmd/reos green --shard ${{ matrix.shard }}/%d", len(shards))
+		upload = upload || strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.If == "always()" &&
+			s.With["name"] == "packs-shard-${{ matrix.shard }}" && strings.TrimSuffix(s.With["path"], "/") == "audit_artifacts"
+	}
+	if !setup || !run || !upload {
+		t.Errorf("each shard must set up, run reos green --shard ${{ matrix.shard }}/%d and upload its packs whatever the outcome (setup %v, run %v, upload %v)",
+			len(shards), setup, run, upload)
+	}
+
+	merge, ok := w.Jobs["evidence"]
+	if !ok {
+		t.Fatal("no job evidence (the merge)")
+	}
+	if merge.Needs != "flows" && !slices.Contains(asStrings(merge.Needs), "flows") || merge.If != "always()" {
+		t.Errorf("the merge job needs %v, if %q; want it after flows, whatever their outcome (a failed shard is merged too)", merge.Needs, merge.If)
+	}
+	var download, merged bool
+	for _, s := range merge.Steps {
+		download = download || strings.HasPrefix(s.Uses, "actions/download-artifact@") && s.With["pattern"] == "packs-shard-*"
+		merged = merged || strings.Contains(s.Run, "reos evidence merge") && strings.Contains(s.Run, "packs-shard-*") &&
+			strings.Contains(s.Run, "mock production") && strings.Contains(s.Run, "scripts/check-pack")
+	}
+	if !download || !merged {
+		t.Errorf("the merge job must download every shard's packs and merge (and check) each mode's: download %v, merge %v", download, merged)
+	}
+}
+
+func asStrings(v any) []string {
+	var out []string
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			out = append(out, fmt.Sprint(x))
+		}
+	}
+	return out
 }

@@ -221,3 +221,47 @@ func OneSided(a, b []Entry) map[string]string {
 	}
 	return out
 }
+
+// Add folds another run's coverage of the same contract into c (the
+// shards of one run): operations, exchanges, statuses, violations and
+// quirks add up, and what derives from them is counted again.
+func (c Coverage) Add(o Coverage) Coverage {
+	out := Coverage{Contract: c.Contract, Spec: c.Spec, Behind: c.Behind, Documented: max(c.Documented, o.Documented),
+		Exchanges: c.Exchanges + o.Exchanges, Violations: c.Violations + o.Violations, Outside: c.Outside + o.Outside,
+		Failures: slices.Concat(c.Failures, o.Failures)}
+	if out.Contract == "" {
+		out.Contract, out.Spec, out.Behind = o.Contract, o.Spec, o.Behind
+	}
+	for _, quirks := range []map[string]int{c.Quirks, o.Quirks} {
+		for q, n := range quirks {
+			if out.Quirks == nil {
+				out.Quirks = map[string]int{}
+			}
+			out.Quirks[q] += n
+		}
+	}
+	ops := map[string]*Operation{}
+	for _, op := range slices.Concat(c.Operations, o.Operations) {
+		m := ops[op.Operation]
+		if m == nil {
+			m = &Operation{Operation: op.Operation, Statuses: map[int]int{}}
+			ops[op.Operation] = m
+		}
+		m.Exchanges += op.Exchanges
+		m.Violations += op.Violations
+		for s, n := range op.Statuses {
+			m.Statuses[s] += n
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(ops)) {
+		out.Operations = append(out.Operations, *ops[k])
+		out.Exercised++
+		if ops[k].Violations == 0 {
+			out.Validated++
+		}
+	}
+	if out.Exchanges > 0 {
+		out.Conformance = float64(out.Exchanges-out.Violations) / float64(out.Exchanges)
+	}
+	return out
+}

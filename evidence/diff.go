@@ -124,7 +124,7 @@ type junitCase struct {
 // junitCases reads junit.xml's test cases by name, with the run's keys
 // masked.
 func junitCases(dir string) (map[string]*junitCase, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	b, err := os.ReadFile(filepath.Join(dir, junitFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (a pack sealed by the suite holds junit.xml)", dir, err)
 	}
@@ -156,8 +156,10 @@ func junitCases(dir string) (map[string]*junitCase, error) {
 // masked), with their real path; the pack's own bookkeeping (manifest,
 // signature, index, records, logs) is left out.
 func files(dir string) (map[string]string, error) {
-	skip := map[string]bool{ManifestFile: true, "manifest.sig": true, PublicKeyFile: true, "attestation.intoto.json": true,
-		"index.html": true, "index.css": true, RecordsFile: true, "junit.xml": true, "product.log": true}
+	skip := map[string]bool{IndexFile: true, "index.css": true, RecordsFile: true, junitFile: true, "product.log": true}
+	for f := range sealFiles {
+		skip[f] = true
+	}
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ const TestResultPredicate = "https://in-toto.io/attestation/test-result/v0.1"
 // EgressPredicate is the type of reos's egress predicate: what the run's
 // network was (EgressStatement).
 const EgressPredicate = "https://github.com/real-estate-os/reos/attestation/egress/v1"
+
+// dateDir is the name of a day's folder under a packs root.
+var dateDir = regexp.MustCompile(`^[0-9]{8}$`)
+
+// NotSelected begins the reason of a spec the run's filters left out
+// (--focus, --label-filter, another shard's).
+const NotSelected = "not selected"
 
 // Flow is one flow of a run, as the index shows it.
 type Flow struct {
@@ -84,6 +92,11 @@ type Facts struct {
 	EphemeralKey bool `json:"ephemeral_key"`
 	// Network says how the run was kept on the machine.
 	Network Network `json:"network"`
+	// Shard is I/N when the run was one of N shards (reos green --shard).
+	Shard string `json:"shard,omitempty"`
+	// Sources are the packs a merged pack was made of (reos evidence
+	// merge), each with its manifest's digest.
+	Sources []Source `json:"sources,omitempty"`
 }
 
 // Network is how a run was kept on the machine.
@@ -308,7 +321,11 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 			return err
 		}
 	}
-	// The list of every pack beside this one, outside any pack.
+	// The list of every pack beside this one, outside any pack, when the
+	// pack is in a day's folder of a packs root (as Create makes them).
+	if !dateDir.MatchString(filepath.Base(filepath.Dir(p.Dir))) {
+		return nil
+	}
 	return WriteHistory(filepath.Dir(filepath.Dir(p.Dir)))
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,11 +25,14 @@ func runEvidence(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	pub := fs.String("pubkey", "", "the signer's ed25519 public key (PEM) you trust; without it the pack's own key is used, which proves integrity only")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: reos evidence verify DIR [--pubkey FILE]\n\nRecomputes every file's SHA-256 against manifest.json, reports every missing, added or changed\nfile, refuses paths outside the pack and symlinks, and checks manifest.sig and attestation.intoto.json.")
+		fmt.Fprintln(fs.Output(), "Usage: reos evidence verify DIR [--pubkey FILE]\n\nRecomputes every file's SHA-256 against manifest.json, reports every missing, added or changed\nfile, refuses paths outside the pack and symlinks, and checks manifest.sig and both attestations.\n\nAlso: reos evidence diff A B; reos evidence merge OUT PACK...")
 		fs.PrintDefaults()
 	}
 	if len(args) > 0 && args[0] == "diff" {
 		return evidenceDiff(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "merge" {
+		return evidenceMerge(args[1:], os.LookupEnv, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "verify" {
 		fs.Usage()
@@ -261,6 +265,81 @@ func evidenceDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%d change(s) that matter (marked !), %d listed only; A is %s, B is %s\n", matters, len(changes)-matters, dirs[0], dirs[1])
 	if matters > 0 {
+		return 1
+	}
+	return 0
+}
+
+// evidenceMerge is `reos evidence merge OUT PACK... [--pubkey FILE]`: one
+// pack of the packs of a run's shards (reos green --shard), in one mode.
+func evidenceMerge(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reos evidence merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pub := fs.String("pubkey", "", "the shards' signer's ed25519 public key (PEM) you trust; without it each pack is checked with its own key")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: reos evidence merge OUT PACK... [--pubkey FILE]\n\n"+
+			"Makes one pack at OUT (a new directory) of the packs of one run's shards in one mode (reos green --shard I/N):\n"+
+			"each is verified first; the merged pack holds every file, one junit.xml, the specs' outcomes, flows and contract\n"+
+			"coverage of all, and each source's manifest digest; it is signed with EVIDENCE_SIGNING_KEY (or a key made for it)\n"+
+			"and verified. Exits 1 when it cannot merge, or when the merged run has a failed spec.")
+		fs.PrintDefaults()
+	}
+	var dirs []string
+	for rest := args; len(rest) > 0; {
+		if !strings.HasPrefix(rest[0], "-") {
+			dirs, rest = append(dirs, rest[0]), rest[1:]
+			continue
+		}
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		rest = fs.Args()
+	}
+	if len(dirs) < 2 {
+		fs.Usage()
+		return 2
+	}
+	var trusted ed25519.PublicKey
+	if *pub != "" {
+		b, err := os.ReadFile(*pub)
+		if err == nil {
+			trusted, err = evidence.ParsePublicKeyPEM(b)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "reos evidence merge: --pubkey %s: %v\n", *pub, err)
+			return 2
+		}
+	}
+	key, ephemeral, err := evidence.SigningKey(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos evidence merge: %v\n", err)
+		return 1
+	}
+	m, err := evidence.Merge(dirs[0], dirs[1:], key, trusted, evidence.Facts{EphemeralKey: ephemeral, CI: evidence.Provenance(env)})
+	if err != nil {
+		fmt.Fprintf(stderr, "reos evidence merge: %v\n", err)
+		return 1
+	}
+	f := m.Facts
+	fmt.Fprintf(stdout, "reos evidence merge: %d packs (%s mode, commit %.12s) into %s\n", len(f.Sources), f.Mode, f.Commit, m.Dir)
+	for _, s := range f.Sources {
+		fmt.Fprintf(stdout, "  from %-24s shard %-5s %4d files, manifest sha256 %.16s…\n", s.Pack, s.Shard, s.Files, s.Manifest)
+	}
+	for _, fl := range f.Flows {
+		fmt.Fprintf(stdout, "  %-7s %s\n", strings.ToUpper(fl.Outcome), fl.Name)
+	}
+	for _, r := range m.Renamed {
+		fmt.Fprintf(stdout, "  kept both: %s\n", r)
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped; sealed and verified", f.Counts["passed"], f.Counts["failed"], f.Counts["skipped"])
+	if ephemeral {
+		fmt.Fprintf(stdout, " (signed with a key made for this merge: %s)", filepath.Join(m.Dir, evidence.PublicKeyFile))
+	}
+	fmt.Fprintln(stdout)
+	if f.Counts["failed"] > 0 {
 		return 1
 	}
 	return 0

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -116,6 +117,8 @@ type greenOptions struct {
 	isolate      bool
 	isolation    string // how, or why not
 	focus, label string
+	shard        string   // I/N, or ""
+	shardFiles   []string // the flows' files of the shard
 	race         bool
 	procs        int // Ginkgo processes
 	stdout       io.Writer
@@ -130,6 +133,8 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	isolate := fs.String("isolate", "auto", "run the flows under reos isolate: auto (when the machine permits), always, never")
 	focus := fs.String("focus", "", "run only the flows and specs whose names match this regular expression (ginkgo --focus)")
 	label := fs.String("label-filter", "", "run only the specs with these labels (ginkgo --label-filter)")
+	shard := fs.String("shard", "", "run shard I of N (I/N) of the flows: their files in order, dealt round-robin, so every spec is in exactly one shard;\n"+
+		"merge the shards' packs with reos evidence merge")
 	race := fs.Bool("race", false, "build the suite and the in-process product with the race detector; a data-race report fails the run and goes into the pack")
 	repeat := fs.Int("repeat", 1, "run everything this many times (0: no limit, with --until-it-fails); repeated runs end with a flake table")
 	untilFails := fs.Bool("until-it-fails", false, "repeat until a run is not green: without limit, or at most --repeat runs when that is above 1")
@@ -176,6 +181,14 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	o.root, o.bin = root, filepath.Join(root, ".reos", "bin")
+	if *shard != "" {
+		if o.shardFiles, err = shardOf(filepath.Join(root, "suites"), *shard); err != nil {
+			fmt.Fprintf(stderr, "reos green: --shard %q: %v\n", *shard, err)
+			return 2
+		}
+		o.shard = *shard
+		fmt.Fprintf(stdout, "reos green: shard %s: %s\n", o.shard, strings.Join(o.shardFiles, ", "))
+	}
 	what := "the suite"
 	if o.race {
 		what = "the suite and the product with the race detector"
@@ -338,7 +351,36 @@ func ginkgoFilters(o greenOptions, prefix string) []string {
 	if o.label != "" {
 		args = append(args, prefix+"label-filter="+o.label)
 	}
+	for _, f := range o.shardFiles {
+		args = append(args, prefix+"focus-file="+regexp.QuoteMeta(f)+"$")
+	}
 	return args
+}
+
+// shardOf returns shard I of N ("I/N") of the flows in dir: their files
+// (NN_*_test.go) in name order, dealt round-robin, so that every spec is
+// in exactly one shard, whatever its container (an Ordered flow stays
+// whole).
+func shardOf(dir, shard string) ([]string, error) {
+	var i, n int
+	if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != shard || n < 1 || i < 1 || i > n {
+		return nil, errors.New("want I/N with 1 ≤ I ≤ N, e.g. 1/2")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "[0-9][0-9]_*_test.go"))
+	if err != nil {
+		return nil, err
+	}
+	if n > len(files) {
+		return nil, fmt.Errorf("%d shards, and the suite has %d flows", n, len(files))
+	}
+	slices.Sort(files)
+	var out []string
+	for k, f := range files {
+		if k%n == i-1 {
+			out = append(out, filepath.Base(f))
+		}
+	}
+	return out, nil
 }
 
 // runMode runs the suite in one mode, printing a line as each flow ends
@@ -410,6 +452,9 @@ func runMode(ctx context.Context, o greenOptions, mode string, want map[string]i
 	cmd.Env = greenEnv(os.Environ(), mode, progressFile, egressFile)
 	if !o.isolate {
 		cmd.Env = append(cmd.Env, sandbox.OutsideEnv+"="+o.isolation)
+	}
+	if o.shard != "" {
+		cmd.Env = append(cmd.Env, progress.ShardEnv+"="+o.shard)
 	}
 	cmd.Env = append(cmd.Env, "REOS_ATTACH="+strings.Join(attach, string(os.PathListSeparator)))
 	if o.race {

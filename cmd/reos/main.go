@@ -82,7 +82,7 @@ var commands = []command{
 	{name: "dlq", summary: "dlq drill: fault → dead letter → replay → delivered, against a running stack (REOS_BASE_URL)", tool: runDrill},
 	{name: "isolate", summary: "isolate -- COMMAND…: run COMMAND with only loopback; every attempt to leave is refused and recorded", tool: runIsolate},
 	{name: "contract", summary: "contract proxy|diff|upgrade: judge exchanges against a contract; compare two runs' ledgers; a newer vendor spec's breaking changes that touch what the product uses", tool: runContract},
-	{name: "evidence", summary: "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures; evidence diff A B: what changed between two packs",
+	{name: "evidence", summary: "evidence verify DIR [--pubkey FILE]: check an evidence pack's hashes and signatures; evidence diff A B: what changed between two packs; evidence merge OUT PACK...: one pack of a run's shards",
 		tool: func(_ context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
 			return runEvidence(args, stdout, stderr)
 		}},

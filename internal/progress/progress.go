@@ -11,6 +11,10 @@ import (
 	"os"
 )
 
+// ShardEnv tells a suite run that it is shard I of N ("I/N"; reos green
+// --shard sets it), for its pack to say so.
+const ShardEnv = "REOS_SHARD"
+
 // Line is a spec that ended, or the pack once it is sealed.
 type Line struct {
 	Flow    string  `json:"flow,omitempty"`

@@ -57,7 +57,10 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 		if outcome == "skipped" {
 			reason := strings.Join(strings.Fields(s.Failure.Message), " ")
 			if reason == "" {
-				reason = "not selected (--focus or --label-filter)"
+				reason = evidence.NotSelected + " (--focus or --label-filter)"
+				if shard := os.Getenv(progress.ShardEnv); shard != "" {
+					reason = evidence.NotSelected + " (another shard's, or --focus or --label-filter; this is shard " + shard + ")"
+				}
 			}
 			skipped = append(skipped, evidence.Skip{Spec: s.FullText(), Reason: reason})
 		}
@@ -115,7 +118,7 @@ func Seal(t *Target, r *types.Report) (*Sealed, error) {
 	}
 	facts := evidence.Facts{Commit: commit, Dirty: dirty, Mode: t.Mode, Providers: t.Providers, Versions: versions,
 		Start: r.StartTime.UTC(), End: time.Now().UTC(), Counts: counts, Config: t.Config, EphemeralKey: ephemeral,
-		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv), Network: network}
+		Skipped: skipped, CI: evidence.Provenance(os.LookupEnv), Network: network, Shard: os.Getenv(progress.ShardEnv)}
 	summary := &strings.Builder{}
 	fmt.Fprintf(summary, "\nreos flows, %s mode:\n", t.Mode)
 	for _, name := range order {

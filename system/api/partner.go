@@ -35,7 +35,7 @@ func (s *Server) handlePartnerWebhook(w http.ResponseWriter, r *http.Request) er
 			return system.Errorf(system.EUNAVAILABLE, "the replay guard is unavailable; retry later")
 		}
 		if !first {
-			s.logger.WarnContext(r.Context(), "webhook refused", "path", r.URL.Path, "why", "replayed signature")
+			s.logger.WarnContext(r.Context(), "webhook refused", "path", logPath(r), "why", "replayed signature")
 			return system.Errorf(system.ECONFLICT, "this webhook was already received")
 		}
 	}

@@ -81,9 +81,9 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(err, r.URL.Path)
 	if p.Status >= 500 {
-		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", logPath(r), "err", err)
 	} else {
-		s.logger.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
+		s.logger.DebugContext(r.Context(), "request refused", "method", r.Method, "path", logPath(r), "status", p.Status, "detail", p.Detail)
 	}
 	writeProblem(w, p)
 }

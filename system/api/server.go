@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -164,7 +165,7 @@ func (s *Server) verifyCallback(r *http.Request, v system.CallbackVerifier, body
 	}
 	sig, err := v.VerifyCallback(strings.TrimRight(s.cfg.PublicURL, "/")+r.URL.RequestURI(), r.Header, body)
 	if err != nil {
-		s.logger.WarnContext(r.Context(), "webhook refused", "path", r.URL.Path, "why", err.Error())
+		s.logger.WarnContext(r.Context(), "webhook refused", "path", logPath(r), "why", err.Error())
 	}
 	return sig, err
 }
@@ -262,8 +263,17 @@ func (s *Server) routes() {
 	s.router = r
 }
 
-// logRequests writes one line per request. It logs the path without the
-// query string, which may carry a token.
+// trackingToken is the bearer part of a tracking link's path: whoever has
+// it can mark a message opened or clicked.
+var trackingToken = regexp.MustCompile(`^(/api/v1/t/(?:open|click)/)[^/.]+`)
+
+// logPath is r's path as logs show it: without the query string, which
+// may carry a token, and with a tracking link's token replaced.
+func logPath(r *http.Request) string {
+	return trackingToken.ReplaceAllString(r.URL.Path, "${1}REDACTED")
+}
+
+// logRequests writes one line per request, its path as logPath gives it.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -271,7 +281,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(ww, r)
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", logPath(r)),
 			slog.Int("status", ww.Status()),
 			slog.Int("bytes", ww.BytesWritten()),
 			slog.Duration("duration", time.Since(start)),

@@ -218,3 +218,26 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
+
+// A tracking link's token lets whoever has it mark a message opened or
+// clicked: the log keeps the route, never the token (found when the
+// evidence pack's check for token shapes read the product's log).
+func TestLogsHoldNoTrackingToken(t *testing.T) {
+	const token = "431b5438a9fc028aeceec5b95fbb9629"
+	var log strings.Builder
+	ts := newTestServer(t, func(ts *testServer) {
+		ts.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		ts.messages.FindMessageByTokenFn = func(_ context.Context, tok string) (*system.Message, error) {
+			return nil, system.Errorf(system.ENOTFOUND, "no message has that token")
+		}
+	})
+	for _, path := range []string{"/api/v1/t/open/" + token + ".gif", "/api/v1/t/click/" + token + "/0"} {
+		if res, _ := ts.do(t, "GET", path, "", 0, ""); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
+	}
+	if strings.Contains(log.String(), token) || !strings.Contains(log.String(), "path=/api/v1/t/open/REDACTED.gif") ||
+		!strings.Contains(log.String(), "path=/api/v1/t/click/REDACTED/0") {
+		t.Errorf("the log:\n%s", log.String())
+	}
+}

@@ -33,7 +33,7 @@ func (s *Server) sessionClaims(r *http.Request, id string) (*Claims, error) {
 		return nil, err
 	}
 	if changesState(r.Method) && !validCSRF(r, sess.CSRFToken) {
-		s.logger.WarnContext(r.Context(), "request refused: CSRF token missing or wrong", "path", r.URL.Path)
+		s.logger.WarnContext(r.Context(), "request refused: CSRF token missing or wrong", "path", logPath(r))
 		return nil, system.Errorf(system.EFORBIDDEN, "this request needs the session's CSRF token (the %s header or the %s form field)", CSRFHeader, csrfField)
 	}
 	return claimsOf(sess), nil
