@@ -289,3 +289,24 @@ func TestRuleJudges(t *testing.T) {
 		t.Errorf("gotenberg, a form without index.html: %s", e)
 	}
 }
+
+// A path parameter named token is a credential: the ledger keeps the
+// route and the rest of the path, never its value.
+func TestLedgerKeepsNoPathToken(t *testing.T) {
+	j, err := contract.NewJudge("pixel", contract.Spec{File: "pixel.yaml", Source: "test"}, []byte(`openapi: 3.0.3
+info: {title: pixel, version: "1"}
+paths:
+  /t/open/{token}:
+    get:
+      parameters: [{name: token, in: path, required: true, schema: {type: string}}]
+      responses:
+        "200": {description: a pixel}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := exchange(j, "GET", "/t/open/431b5438a9fc028aeceec5b95fbb9629.gif", "", 200, "", "")
+	if e.Verdict != contract.Conforms || e.Operation != "GET /t/open/{token}" || e.Path != "/t/open/REDACTED" {
+		t.Errorf("entry %+v", e)
+	}
+}

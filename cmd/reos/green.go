@@ -658,6 +658,9 @@ func printSummary(w io.Writer, o greenOptions, results []*modeResult, built, wal
 			modes = results[0].Mode + " mode"
 		}
 		fmt.Fprintf(w, "GREEN: %d flows passed in %s (%d specs).\n", passed, modes, specs)
+		if o.shard != "" {
+			fmt.Fprintf(w, "This was shard %s: with the other shards' packs, reos evidence merge OUT PACK... makes one pack per mode.\n", o.shard)
+		}
 	} else {
 		races := 0
 		for _, r := range results {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -207,6 +209,42 @@ func TestFlakeTable(t *testing.T) {
 	for _, want := range []string{"3 runs, 1 green", "run 2: NOT GREEN", "run 2: missed [63]"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+// Every flow is in exactly one shard, whatever N, and the same shard each
+// time; what is not a shard is refused.
+func TestShardOf(t *testing.T) {
+	dir := filepath.Join("..", "..", "suites")
+	all, err := filepath.Glob(filepath.Join(dir, "[0-9][0-9]_*_test.go"))
+	if err != nil || len(all) < 2 {
+		t.Fatalf("the suite's flows: %v %v", all, err)
+	}
+	for n := 1; n <= len(all); n++ {
+		seen := map[string]int{}
+		for i := 1; i <= n; i++ {
+			files, err := shardOf(dir, fmt.Sprintf("%d/%d", i, n))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("shard %d/%d: %v %v", i, n, files, err)
+			}
+			again, _ := shardOf(dir, fmt.Sprintf("%d/%d", i, n))
+			if fmt.Sprint(files) != fmt.Sprint(again) {
+				t.Errorf("shard %d/%d: %v, then %v", i, n, files, again)
+			}
+			for _, f := range files {
+				seen[f]++
+			}
+		}
+		for _, f := range all {
+			if seen[filepath.Base(f)] != 1 {
+				t.Errorf("%d shards: %s is in %d of them", n, filepath.Base(f), seen[filepath.Base(f)])
+			}
+		}
+	}
+	for _, bad := range []string{"0/2", "3/2", "1/0", "1", "a/b", "1/2/3", fmt.Sprintf("1/%d", len(all)+1)} {
+		if _, err := shardOf(dir, bad); err == nil {
+			t.Errorf("--shard %s: no error", bad)
 		}
 	}
 }
