@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -481,6 +482,7 @@ func TestIndexNamesSkippedSpecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := evidence.Facts{Counts: map[string]int{"passed": 1, "skipped": 1}, End: start.Add(time.Minute),
+		Flows:   []evidence.Flow{{Name: "06 portfolio export", Outcome: "passed"}, {Name: "07 sse realtime", Outcome: "passed"}},
 		Skipped: []evidence.Skip{{Spec: "06 portfolio export exports the seeded demo portfolio", Reason: "the stack holds no demo data"}}}
 	if err := p.Seal(f, evidence.NewKey()); err != nil {
 		t.Fatal(err)
@@ -488,6 +490,12 @@ func TestIndexNamesSkippedSpecs(t *testing.T) {
 	index := string(mustRead(t, filepath.Join(p.Dir, "index.html")))
 	if !strings.Contains(index, "Skipped: 06 portfolio export exports the seeded demo portfolio — the stack holds no demo data") {
 		t.Errorf("the index does not name the skipped spec and its reason:\n%s", index)
+	}
+	// and in its flow's row, not another's
+	row := regexp.MustCompile(`(?s)<tr><td>06 portfolio export</td>.*?</tr>`).FindString(index)
+	other := regexp.MustCompile(`(?s)<tr><td>07 sse realtime</td>.*?</tr>`).FindString(index)
+	if !strings.Contains(row, "skipped: 06 portfolio export exports the seeded demo portfolio — the stack holds no demo data") || strings.Contains(other, "skipped") {
+		t.Errorf("the flows' rows:\n%s\n%s", row, other)
 	}
 }
 

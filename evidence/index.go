@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,16 @@ var indexFS embed.FS
 var indexTemplate = template.Must(template.New("index.html").Funcs(template.FuncMap{
 	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"pct":      func(f float64) float64 { return 100 * f },
+	// skipsIn are the skipped specs of the flow named flow.
+	"skipsIn": func(skipped []Skip, flow string) []Skip {
+		var out []Skip
+		for _, s := range skipped {
+			if strings.HasPrefix(s.Spec, flow+" ") {
+				out = append(out, s)
+			}
+		}
+		return out
+	},
 }).ParseFS(indexFS, "index/index.html"))
 
 type egressRow struct {
