@@ -49,8 +49,8 @@ const (
 	AttestationFile = "attestation.intoto.json"
 	// EgressAttestationFile is the second attestation: the run's network.
 	EgressAttestationFile = "attestation.egress.intoto.json"
-	IndexFile       = "index.html"
-	RecordsFile     = "records.jsonl"
+	IndexFile             = "index.html"
+	RecordsFile           = "records.jsonl"
 )
 
 // workingFile says, while a pack is being written, what it is for, so that

@@ -58,7 +58,7 @@ func sealed(t *testing.T) (string, ed25519.PrivateKey) {
 	}
 	key := evidence.NewKey()
 	if err := p.Seal(evidence.Facts{Commit: "abc123", Counts: map[string]int{"passed": 2}, End: start.Add(time.Minute),
-		Flows: []evidence.Flow{{Name: "memo", Outcome: "passed", Duration: time.Second}},
+		Flows:   []evidence.Flow{{Name: "memo", Outcome: "passed", Duration: time.Second}},
 		Network: evidence.Network{Isolation: "not isolated: a test"}}, key); err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 	f.Network = Network{Isolated: true}
 	var isolation []string
 	skipped := map[string]string{} // spec → reason
-	skippedIn := map[string]int{}   // spec → packs that skipped it
+	skippedIn := map[string]int{}  // spec → packs that skipped it
 	for _, s := range sources {
 		fs := s.m.Facts
 		renames := map[string]string{}

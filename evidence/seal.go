@@ -306,8 +306,11 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 		return err
 	}
 	for file, attest := range map[string]func(Manifest) (string, any, error){
-		AttestationFile:       func(m Manifest) (string, any, error) { return TestResultPredicate, testResult(m, manifest), nil },
-		EgressAttestationFile: func(m Manifest) (string, any, error) { st, err := egressStatement(p.Dir, m); return EgressPredicate, st, err },
+		AttestationFile: func(m Manifest) (string, any, error) { return TestResultPredicate, testResult(m, manifest), nil },
+		EgressAttestationFile: func(m Manifest) (string, any, error) {
+			st, err := egressStatement(p.Dir, m)
+			return EgressPredicate, st, err
+		},
 	} {
 		kind, predicate, err := attest(m)
 		if err != nil {

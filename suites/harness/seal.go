@@ -16,8 +16,8 @@ import (
 
 	"github.com/real-estate-os/reos/contract"
 	"github.com/real-estate-os/reos/evidence"
-	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/internal/progress"
+	"github.com/real-estate-os/reos/internal/sandbox"
 )
 
 // Sealed is a sealed, verified pack.
