@@ -80,9 +80,15 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 // Error renders err as a problem and logs what a client is not shown.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(err, r.URL.Path)
-	if p.Status >= 500 {
+	switch {
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client went away: nothing failed. The answer still says the
+		// work did not happen (the idempotency record is released), though
+		// nobody reads it.
+		s.logger.DebugContext(r.Context(), "client went away", "method", r.Method, "path", logPath(r))
+	case p.Status >= 500:
 		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", logPath(r), "err", err)
-	} else {
+	default:
 		s.logger.DebugContext(r.Context(), "request refused", "method", r.Method, "path", logPath(r), "status", p.Status, "detail", p.Detail)
 	}
 	writeProblem(w, p)

@@ -61,6 +61,9 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, key string, limit 
 		return nil
 	}
 	d, err := s.limiter.Allow(r.Context(), key, limit, time.Minute)
+	if err != nil && r.Context().Err() != nil {
+		return r.Context().Err() // the client went away: that says nothing about Redis
+	}
 	if err != nil {
 		s.warnLimiter(err, failOpen)
 		if failOpen {

@@ -25,6 +25,7 @@ import (
 // testServer is the API over fakes, with the fakes a test may program.
 type testServer struct {
 	*httptest.Server
+	handler  http.Handler
 	cfg      api.ServerConfig
 	tokens   *api.Tokens
 	messages *fake.MessageService
@@ -71,6 +72,7 @@ func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts.handler = srv
 	ts.Server = httptest.NewServer(srv)
 	t.Cleanup(ts.Server.Close)
 	return ts
@@ -239,5 +241,34 @@ func TestLogsHoldNoTrackingToken(t *testing.T) {
 	if strings.Contains(log.String(), token) || !strings.Contains(log.String(), "path=/api/v1/t/open/REDACTED.gif") ||
 		!strings.Contains(log.String(), "path=/api/v1/t/click/REDACTED/0") {
 		t.Errorf("the log:\n%s", log.String())
+	}
+}
+
+// A client that leaves while the limiter asks Redis is not Redis being
+// down: no "rate limiter unavailable" warning, no failed request in the
+// log, and the limiter is not blamed (found when wrk's connections closing
+// at the end of a run logged Redis as down).
+func TestAClientLeavingIsNotALimiterOutage(t *testing.T) {
+	var log strings.Builder
+	ts := newTestServer(t, func(ts *testServer) {
+		ts.cfg.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		ts.cfg.Settings.Features.RateLimit = true
+		ts.cfg.Settings.RateLimitPerMinute = 100
+		ts.cfg.Limiter = &fake.RateLimiter{AllowFn: func(ctx context.Context, _ string, _ int, _ time.Duration) (system.RateDecision, error) {
+			<-ctx.Done() // Redis is slow; the client gives up first
+			return system.RateDecision{}, ctx.Err()
+		}}
+	})
+	tok, err := ts.tokens.Issue(&system.User{ID: 1, Email: "sam@reos.example", Role: system.RoleAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/properties/7", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	time.AfterFunc(20*time.Millisecond, cancel)
+	ts.handler.ServeHTTP(httptest.NewRecorder(), req)
+	if l := log.String(); strings.Contains(l, "rate limiter unavailable") || strings.Contains(l, "request failed") {
+		t.Errorf("a client that left was logged as a failure:\n%s", l)
 	}
 }

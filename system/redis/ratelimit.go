@@ -21,6 +21,19 @@ import (
 // Limiter is a rate limiter shared by all instances through Redis. Time
 // comes from Redis itself, so instances with skewed clocks agree.
 //
+// A key far from its limit does not cost a round trip per request: the
+// instance takes a batch of its budget from Redis at once (a lease) and
+// spends it locally for at most leaseTTL. The batch is an eighth of what
+// Redis says remains (at most maxBatch), so it shrinks as the budget does
+// and, near the limit, every request asks Redis: one request at a time is
+// exact. The bounds, for any instances and any interval T:
+//   - admitted ≤ what Redis granted over T plus leaseTTL, so at most the
+//     limit's burst plus its rate over T + leaseTTL — the lease can only
+//     shift a grant by leaseTTL, never add one;
+//   - a request is refused while budget remains only in another
+//     instance's unspent lease: at most an eighth of the remaining budget
+//     per instance, returned to nobody but gone when its lease ends.
+//
 // Calls go through the client's automatic pipeline (go-redis's, marked
 // experimental), so that requests arriving together share a round trip.
 // When the pipeline fails for any reason but a timeout, the call is made
@@ -30,7 +43,9 @@ import (
 // When Redis does not answer within limiterTimeout, or the direct call
 // fails too, Allow fails, and for limiterCooldown after that it fails at
 // once without trying: the caller applies its fail-open or fail-closed rule
-// immediately instead of every request waiting on a dead server.
+// immediately instead of every request waiting on a dead server. A caller
+// that gives up (its context ends) gets its context's error, which says
+// nothing about Redis.
 type Limiter struct {
 	rl, direct allower
 	prefix     string
@@ -40,11 +55,29 @@ type Limiter struct {
 	mu        sync.Mutex
 	downUntil time.Time
 	lastErr   error
+	leases    map[string]*lease
+	added     int // leases made since the last sweep
+}
+
+// lease is a key's budget taken from Redis ahead of use on this instance.
+type lease struct {
+	mu        sync.Mutex
+	tokens    int       // taken, not yet spent
+	until     time.Time // when unspent tokens lapse
+	remaining int       // what Redis said remained after the take
+	reset     time.Duration
+	seen      time.Time
 }
 
 const (
 	limiterTimeout  = 5 * time.Second
 	limiterCooldown = time.Second
+	// leaseTTL is how long taken tokens may wait on an instance.
+	leaseTTL = 250 * time.Millisecond
+	// maxBatch is the most tokens one round trip takes.
+	maxBatch = 64
+	// sweepEvery leases made, the ones idle for a minute go.
+	sweepEvery = 1024
 )
 
 var errCoolingDown = errors.New("redis did not answer a moment ago; not asking again for a second")
@@ -54,7 +87,7 @@ var errNoAnswer = errors.New("rate limiter: redis did not answer in time")
 
 // allower is redis_rate's limiter, on the automatic pipeline or directly.
 type allower interface {
-	Allow(ctx context.Context, key string, limit redis_rate.Limit) (*redis_rate.Result, error)
+	AllowAtMost(ctx context.Context, key string, limit redis_rate.Limit, n int) (*redis_rate.Result, error)
 }
 
 var _ system.RateLimiter = (*Limiter)(nil)
@@ -73,21 +106,34 @@ func NewLimiter(c *goredis.Client, prefix string, logger *slog.Logger) *Limiter 
 }
 
 // Allow takes one request from key's budget of limit per period (a burst
-// of limit, refilled evenly).
+// of limit, refilled evenly): from this instance's lease of it when one is
+// open, else from Redis.
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.Duration) (system.RateDecision, error) {
+	ls := l.lease(key)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	now := l.now()
+	ls.seen = now
+	if ls.tokens > 0 && now.Before(ls.until) {
+		ls.tokens--
+		return system.RateDecision{Allowed: true, Limit: limit, Remaining: ls.remaining + ls.tokens, Reset: ls.reset}, nil
+	}
+	ls.tokens = 0 // lapsed
+	batch := min(max(ls.remaining/8, 1), maxBatch)
+
 	l.mu.Lock()
-	down, lastErr := l.now().Before(l.downUntil), l.lastErr
+	down, lastErr := now.Before(l.downUntil), l.lastErr
 	l.mu.Unlock()
 	if down {
 		return system.RateDecision{}, fmt.Errorf("%w (%v)", errCoolingDown, lastErr)
 	}
-	res, err := l.allow(ctx, l.rl, key, limit, period)
+	res, err := l.allow(ctx, l.rl, key, limit, period, batch)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, errNoAnswer) && l.direct != nil {
 		l.logger.Warn("rate limiter: the automatic pipeline failed; asking Redis directly", "err", err)
-		res, err = l.allow(ctx, l.direct, key, limit, period)
+		res, err = l.allow(ctx, l.direct, key, limit, period, batch)
 	}
 	if err != nil && ctx.Err() != nil {
-		return system.RateDecision{}, err // the caller gave up: says nothing about Redis
+		return system.RateDecision{}, ctx.Err() // the caller gave up: says nothing about Redis
 	}
 	if err != nil {
 		l.mu.Lock()
@@ -95,23 +141,57 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 		l.mu.Unlock()
 		return system.RateDecision{}, err
 	}
+	ls.remaining, ls.reset = res.Remaining, max(res.ResetAfter, 0)
+	if res.Allowed > 1 {
+		ls.tokens, ls.until = res.Allowed-1, l.now().Add(leaseTTL)
+	}
 	return system.RateDecision{
 		Allowed:    res.Allowed > 0,
 		Limit:      limit,
-		Remaining:  res.Remaining,
+		Remaining:  res.Remaining + ls.tokens,
 		RetryAfter: max(res.RetryAfter, 0),
 		Reset:      max(res.ResetAfter, 0),
 	}, nil
 }
 
-// allow asks Redis, waiting at most limiterTimeout (long enough for a
-// 2-core machine saturated by a parallel test run under the race detector,
-// where 2 s was seen to pass; a dead Redis is noticed sooner, by its refused
-// connections): the automatic pipeline
-// does not give up on a caller's deadline by itself (its retries against a
-// dead server take seconds), so the call runs aside and is left to finish.
-func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, period time.Duration) (*redis_rate.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, limiterTimeout)
+// lease returns key's lease on this instance, made on first use; every
+// sweepEvery new ones, those idle for a minute are dropped.
+func (l *Limiter) lease(key string) *lease {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ls, ok := l.leases[key]; ok {
+		return ls
+	}
+	if l.leases == nil {
+		l.leases = map[string]*lease{}
+	}
+	if l.added++; l.added >= sweepEvery {
+		l.added = 0
+		for k, ls := range l.leases {
+			if ls.mu.TryLock() {
+				idle := l.now().Sub(ls.seen) > time.Minute
+				ls.mu.Unlock()
+				if idle {
+					delete(l.leases, k)
+				}
+			}
+		}
+	}
+	ls := &lease{seen: l.now()}
+	l.leases[key] = ls
+	return ls
+}
+
+// allow asks Redis for up to n of key's budget, waiting at most
+// limiterTimeout (long enough for a 2-core machine saturated by a parallel
+// test run under the race detector, where 2 s was seen to pass; a dead
+// Redis is noticed sooner, by its refused connections): the automatic
+// pipeline does not give up on a caller's deadline by itself (its retries
+// against a dead server take seconds), so the call runs aside and is left
+// to finish. When the caller gives up first, its context's error is
+// returned.
+func (l *Limiter) allow(parent context.Context, rl allower, key string, limit int, period time.Duration, n int) (*redis_rate.Result, error) {
+	ctx, cancel := context.WithTimeout(parent, limiterTimeout)
 	defer cancel() // after the answer is taken: canceling first would race it
 	type answer struct {
 		res *redis_rate.Result
@@ -119,7 +199,7 @@ func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, 
 	}
 	done := make(chan answer, 1)
 	go func() {
-		res, err := rl.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
+		res, err := rl.AllowAtMost(ctx, l.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: period}, n)
 		done <- answer{res, err}
 	}()
 	select {
@@ -131,6 +211,9 @@ func (l *Limiter) allow(ctx context.Context, rl allower, key string, limit int, 
 			return a.res, a.err
 		default:
 		}
-		return nil, fmt.Errorf("%w (%s): %w", errNoAnswer, limiterTimeout, ctx.Err())
+		if err := parent.Err(); err != nil {
+			return nil, err // the caller left: Redis may be fine
+		}
+		return nil, fmt.Errorf("%w (%s)", errNoAnswer, limiterTimeout)
 	}
 }

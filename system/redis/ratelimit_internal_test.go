@@ -71,7 +71,7 @@ func TestLimiterCoolsDownAfterAFailure(t *testing.T) {
 // pipeline may (a full queue, no batch permit).
 type brokenPipeline struct{ calls atomic.Int64 }
 
-func (b *brokenPipeline) Allow(context.Context, string, redis_rate.Limit) (*redis_rate.Result, error) {
+func (b *brokenPipeline) AllowAtMost(context.Context, string, redis_rate.Limit, int) (*redis_rate.Result, error) {
 	b.calls.Add(1)
 	return nil, goredis.ErrAutoPipelineQueueFull
 }
@@ -109,7 +109,7 @@ func TestLimiterFallsBackFromTheAutomaticPipeline(t *testing.T) {
 // instantPipeline answers every call at once, allowed.
 type instantPipeline struct{}
 
-func (instantPipeline) Allow(context.Context, string, redis_rate.Limit) (*redis_rate.Result, error) {
+func (instantPipeline) AllowAtMost(context.Context, string, redis_rate.Limit, int) (*redis_rate.Result, error) {
 	return &redis_rate.Result{Allowed: 1, Remaining: 1}, nil
 }
 
