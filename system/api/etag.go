@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,7 +12,17 @@ import (
 // ETags are strong validators built from versions the database keeps, never
 // from a re-rendered body: a GET answered 304 reads one version number.
 
-func propertyETag(id, version int64) string { return fmt.Sprintf(`"p%d.v%d"`, id, version) }
+func propertyETag(id, version int64) string {
+	b := make([]byte, 0, 24)
+	b = append(b, `"p`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, ".v"...)
+	b = strconv.AppendInt(b, version, 10)
+	return string(append(b, '"'))
+}
+
+// privateNoCache is conditional's Cache-Control, shared: never written to.
+var privateNoCache = []string{"private, no-cache"}
 
 var propertyETagPattern = regexp.MustCompile(`^"p(\d+)\.v(\d+)"$`)
 
@@ -24,8 +33,9 @@ func (s *Server) conditional(w http.ResponseWriter, r *http.Request, etag string
 	if !s.cfg.Features.CacheResponses {
 		return false
 	}
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "private, no-cache")
+	h := w.Header() // canonical names, assigned: this runs on every read
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = privateNoCache
 	if noneMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return true

@@ -71,10 +71,10 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, key string, limit 
 		}
 		return system.Errorf(system.EUNAVAILABLE, "the rate limiter is unavailable; try again shortly")
 	}
-	h := w.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(seconds(d.Reset)))
+	h := w.Header() // canonical names, assigned: this runs on every request
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(d.Limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
+	h["Ratelimit-Reset"] = []string{strconv.Itoa(seconds(d.Reset))}
 	if !d.Allowed {
 		h.Set("Retry-After", strconv.Itoa(max(seconds(d.RetryAfter), 1)))
 		return system.Errorf(system.ERATELIMIT, "too many requests; retry in %d s", max(seconds(d.RetryAfter), 1))

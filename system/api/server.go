@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log"
 	"log/slog"
@@ -11,8 +12,10 @@ import (
 	"net/netip"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -203,7 +206,7 @@ func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, s.recoverPanics, s.refuseBadText)
+	r.Use(s.logRequests, s.recoverPanics, s.refuseBadText)
 	if s.cfg.SecurityHeaders {
 		r.Use(securityHeaders)
 	}
@@ -270,22 +273,42 @@ var trackingToken = regexp.MustCompile(`^(/api/v1/t/(?:open|click)/)[^/.]+`)
 // logPath is r's path as logs show it: without the query string, which
 // may carry a token, and with a tracking link's token replaced.
 func logPath(r *http.Request) string {
+	if !strings.HasPrefix(r.URL.Path, "/api/v1/t/") {
+		return r.URL.Path
+	}
 	return trackingToken.ReplaceAllString(r.URL.Path, "${1}REDACTED")
 }
 
-// logRequests writes one line per request, its path as logPath gives it.
+// requestIDs number the requests of this process, after a prefix that
+// tells processes apart.
+var requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func init() { requestIDs.prefix = strings.ToLower(rand.Text()[:10]) + "-" }
+
+// logRequests writes one line per request: its path as logPath gives it,
+// and its id (the client's X-Request-Id, or this process's next number).
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
+		if !s.logger.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
+		id := r.Header.Get("X-Request-Id")
+		if id == "" {
+			id = requestIDs.prefix + strconv.FormatUint(requestIDs.n.Add(1), 10)
+		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method),
 			slog.String("path", logPath(r)),
 			slog.Int("status", ww.Status()),
 			slog.Int("bytes", ww.BytesWritten()),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", middleware.GetReqID(r.Context())),
+			slog.String("request_id", id),
 		)
 	})
 }

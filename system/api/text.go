@@ -28,6 +28,10 @@ func (s *Server) refuseBadText(next http.Handler) http.Handler {
 			s.Error(w, r, system.Invalid(map[string]string{"path": badTextReason}))
 			return
 		}
+		if r.URL.RawQuery == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if _, bad := badParams(r.URL.RawQuery); len(bad) > 0 {
 			s.Error(w, r, system.Invalid(bad))
 			return

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -23,13 +24,15 @@ import (
 //
 // A key far from its limit does not cost a round trip per request: the
 // instance takes a batch of its budget from Redis at once (a lease) and
-// spends it locally for at most leaseTTL. The batch is an eighth of what
-// Redis says remains (at most maxBatch), so it shrinks as the budget does
-// and, near the limit, every request asks Redis: one request at a time is
-// exact. The bounds, for any instances and any interval T:
+// spends it locally for at most leaseTTL, taking the next batch in the
+// background when a quarter of the last is left. The batch is an eighth of
+// what Redis says remains (at most maxBatch), so it shrinks as the budget
+// does and, near the limit, every request asks Redis: one request at a time
+// is exact. The bounds, for any instances and any interval T:
 //   - admitted ≤ what Redis granted over T plus leaseTTL, so at most the
 //     limit's burst plus its rate over T + leaseTTL — the lease can only
-//     shift a grant by leaseTTL, never add one;
+//     shift a grant by leaseTTL (and the quarter batch carried into the
+//     next lease), never add one;
 //   - a request is refused while budget remains only in another
 //     instance's unspent lease: at most an eighth of the remaining budget
 //     per instance, returned to nobody but gone when its lease ends.
@@ -55,18 +58,42 @@ type Limiter struct {
 	mu        sync.Mutex
 	downUntil time.Time
 	lastErr   error
-	leases    map[string]*lease
-	added     int // leases made since the last sweep
+
+	leases sync.Map     // key → *lease
+	added  atomic.Int64 // leases made since the last sweep
 }
 
 // lease is a key's budget taken from Redis ahead of use on this instance.
+// Spending it is lock-free; taking more holds mu.
 type lease struct {
+	tokens    atomic.Int64 // taken, not yet spent
+	until     atomic.Int64 // when unspent tokens lapse, in Unix nanoseconds
+	remaining atomic.Int64 // what Redis said remained after the last take
+	batch     atomic.Int64 // the last take's size
+	reset     atomic.Int64 // Redis's reset, as a time.Duration
+	refilling atomic.Bool  // a take runs in the background
 	mu        sync.Mutex
-	tokens    int       // taken, not yet spent
-	until     time.Time // when unspent tokens lapse
-	remaining int       // what Redis said remained after the take
-	reset     time.Duration
-	seen      time.Time
+}
+
+// spend takes one token if the lease holds one that has not lapsed.
+func (ls *lease) spend(now int64) (left int64, ok bool) {
+	if now >= ls.until.Load() {
+		return 0, false
+	}
+	for {
+		t := ls.tokens.Load()
+		if t <= 0 {
+			return 0, false
+		}
+		if ls.tokens.CompareAndSwap(t, t-1) {
+			return t - 1, true
+		}
+	}
+}
+
+// nextBatch is the size of the next take: an eighth of what remained.
+func (ls *lease) nextBatch() int {
+	return int(min(max(ls.remaining.Load()/8, 1), maxBatch))
 }
 
 const (
@@ -75,7 +102,7 @@ const (
 	// leaseTTL is how long taken tokens may wait on an instance.
 	leaseTTL = 250 * time.Millisecond
 	// maxBatch is the most tokens one round trip takes.
-	maxBatch = 64
+	maxBatch = 512
 	// sweepEvery leases made, the ones idle for a minute go.
 	sweepEvery = 1024
 )
@@ -110,19 +137,17 @@ func NewLimiter(c *goredis.Client, prefix string, logger *slog.Logger) *Limiter 
 // open, else from Redis.
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.Duration) (system.RateDecision, error) {
 	ls := l.lease(key)
+	if d, ok := l.spend(key, ls, limit, period); ok {
+		return d, nil
+	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	now := l.now()
-	ls.seen = now
-	if ls.tokens > 0 && now.Before(ls.until) {
-		ls.tokens--
-		return system.RateDecision{Allowed: true, Limit: limit, Remaining: ls.remaining + ls.tokens, Reset: ls.reset}, nil
+	if d, ok := l.spend(key, ls, limit, period); ok { // another request took a batch meanwhile
+		return d, nil
 	}
-	ls.tokens = 0 // lapsed
-	batch := min(max(ls.remaining/8, 1), maxBatch)
-
+	batch := ls.nextBatch()
 	l.mu.Lock()
-	down, lastErr := now.Before(l.downUntil), l.lastErr
+	down, lastErr := l.now().Before(l.downUntil), l.lastErr
 	l.mu.Unlock()
 	if down {
 		return system.RateDecision{}, fmt.Errorf("%w (%v)", errCoolingDown, lastErr)
@@ -141,45 +166,86 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, period time.
 		l.mu.Unlock()
 		return system.RateDecision{}, err
 	}
-	ls.remaining, ls.reset = res.Remaining, max(res.ResetAfter, 0)
-	if res.Allowed > 1 {
-		ls.tokens, ls.until = res.Allowed-1, l.now().Add(leaseTTL)
-	}
+	left := l.took(ls, res, batch, 1)
 	return system.RateDecision{
 		Allowed:    res.Allowed > 0,
 		Limit:      limit,
-		Remaining:  res.Remaining + ls.tokens,
+		Remaining:  res.Remaining + int(left),
 		RetryAfter: max(res.RetryAfter, 0),
 		Reset:      max(res.ResetAfter, 0),
 	}, nil
 }
 
+// spend answers from ls when it holds a token, and starts taking the next
+// batch in the background when a quarter of the last is left, so that no
+// request waits for Redis while the budget lasts.
+func (l *Limiter) spend(key string, ls *lease, limit int, period time.Duration) (system.RateDecision, bool) {
+	left, ok := ls.spend(l.now().UnixNano())
+	if !ok {
+		return system.RateDecision{}, false
+	}
+	if left <= ls.batch.Load()/4 && ls.refilling.CompareAndSwap(false, true) {
+		go l.refill(key, ls, limit, period)
+	}
+	return system.RateDecision{Allowed: true, Limit: limit, Remaining: int(ls.remaining.Load() + left),
+		Reset: time.Duration(ls.reset.Load())}, true
+}
+
+// took records a take from Redis in ls (held): what remains, and the
+// tokens granted beyond the used ones, which lapse after leaseTTL. It
+// returns the tokens the lease holds.
+func (l *Limiter) took(ls *lease, res *redis_rate.Result, batch, used int) int64 {
+	ls.remaining.Store(int64(res.Remaining))
+	ls.reset.Store(int64(max(res.ResetAfter, 0)))
+	ls.batch.Store(int64(batch))
+	now := l.now().UnixNano()
+	if extra := res.Allowed - used; extra > 0 {
+		if now >= ls.until.Load() {
+			ls.tokens.Store(0) // what was left lapsed
+		}
+		ls.until.Store(now + int64(leaseTTL))
+		return ls.tokens.Add(int64(extra))
+	}
+	return max(ls.tokens.Load(), 0)
+}
+
+// refill takes key's next batch for ls in the background. On any failure
+// it leaves the lease as it is: the request that finds it empty asks Redis
+// itself, and meets the failure there.
+func (l *Limiter) refill(key string, ls *lease, limit int, period time.Duration) {
+	defer ls.refilling.Store(false)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	batch := ls.nextBatch()
+	l.mu.Lock()
+	down := l.now().Before(l.downUntil)
+	l.mu.Unlock()
+	if down || batch <= 1 {
+		return
+	}
+	res, err := l.allow(context.Background(), l.rl, key, limit, period, batch)
+	if err == nil {
+		l.took(ls, res, batch, 0)
+	}
+}
+
 // lease returns key's lease on this instance, made on first use; every
 // sweepEvery new ones, those idle for a minute are dropped.
 func (l *Limiter) lease(key string) *lease {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ls, ok := l.leases[key]; ok {
-		return ls
+	if ls, ok := l.leases.Load(key); ok {
+		return ls.(*lease)
 	}
-	if l.leases == nil {
-		l.leases = map[string]*lease{}
-	}
-	if l.added++; l.added >= sweepEvery {
-		l.added = 0
-		for k, ls := range l.leases {
-			if ls.mu.TryLock() {
-				idle := l.now().Sub(ls.seen) > time.Minute
-				ls.mu.Unlock()
-				if idle {
-					delete(l.leases, k)
-				}
+	ls, loaded := l.leases.LoadOrStore(key, &lease{})
+	if !loaded && l.added.Add(1)%sweepEvery == 0 {
+		idle := l.now().Add(-time.Minute).UnixNano()
+		l.leases.Range(func(k, v any) bool {
+			if v.(*lease).until.Load() < idle {
+				l.leases.CompareAndDelete(k, v)
 			}
-		}
+			return true
+		})
 	}
-	ls := &lease{seen: l.now()}
-	l.leases[key] = ls
-	return ls
+	return ls.(*lease)
 }
 
 // allow asks Redis for up to n of key's budget, waiting at most

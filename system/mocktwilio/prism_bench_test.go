@@ -1,0 +1,220 @@
+package mocktwilio_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/real-estate-os/reos/internal/contracts"
+	"github.com/real-estate-os/reos/system/mocktwilio"
+)
+
+// The load of the comparison: wrk's threads, connections and duration
+// for each pass, and the passes per server (alternating).
+const (
+	wrkThreads     = 2
+	wrkConnections = 16
+	wrkDuration    = 5 * time.Second
+	wrkRounds      = 2
+)
+
+// BenchmarkCreateVsPrism compares, in the same run and under the same wrk
+// load, mock Twilio creating messages (each persisted, each with its four
+// signed status callbacks delivered to a receiver) with Stoplight Prism
+// mocking Twilio's published contract (stateless, no callbacks), and
+// reports mock Twilio's creates per second as a multiple of Prism's. Prism
+// comes from the npm registry (make bench installs it in .reos/prism, or
+// PRISM names its binary); without it, or without wrk, the comparison is
+// skipped, saying why.
+func BenchmarkCreateVsPrism(b *testing.B) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Skip("wrk is not installed (scripts/setup installs it)")
+	}
+	var callbacks atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		callbacks.Add(1)
+	}))
+	defer hook.Close()
+	s, err := mocktwilio.New(mocktwilio.Config{AccountSID: sid, AuthToken: token, DataDir: b.TempDir(), Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mock := httptest.NewServer(s)
+	defer func() { mock.Close(); s.Close() }()
+	body := url.Values{"To": {"+14155550100"}, "From": {ours}, "Body": {"benchmark"}, "StatusCallback": {hook.URL + "/status"}}.Encode()
+	script := filepath.Join(b.TempDir(), "create.lua")
+	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n", body)
+	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	path := "/2010-04-01/Accounts/" + sid + "/Messages.json"
+
+	prism, why := startPrism(b)
+	if prism == "" {
+		b.Logf("Prism skipped: %s", why)
+	}
+	var mockRuns, prismRuns []wrkResult
+	for range wrkRounds {
+		mockRuns = append(mockRuns, runWrk(b, mock.URL+path, script))
+		if prism != "" {
+			prismRuns = append(prismRuns, runWrk(b, prism+path, script))
+		}
+	}
+	created := 0
+	for _, r := range mockRuns {
+		created += r.requests
+	}
+	for deadline := time.Now().Add(60 * time.Second); callbacks.Load() < int64(4*created) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := callbacks.Load(); got != int64(4*created) {
+		b.Fatalf("%d callbacks delivered for %d messages, want %d", got, created, 4*created)
+	}
+	m := best(mockRuns)
+	b.ReportMetric(m.rps, "mock-creates/s")
+	b.ReportMetric(m.p99, "mock-p99-ms")
+	b.ReportMetric(float64(4*created), "callbacks")
+	b.Logf("load: wrk -t%d -c%d -d%s, %d passes per server, alternating; mock Twilio: %s", wrkThreads, wrkConnections, wrkDuration, wrkRounds, m)
+	if prism != "" {
+		p := best(prismRuns)
+		b.ReportMetric(p.rps, "prism-creates/s")
+		b.ReportMetric(p.p99, "prism-p99-ms")
+		b.ReportMetric(m.rps/p.rps, "x-prism")
+		b.Logf("Prism %s (stateless, no callbacks): %s; mock Twilio is %.1f× Prism", prismVersion, p, m.rps/p.rps)
+	}
+}
+
+const prismVersion = "5.16.0"
+
+type wrkResult struct {
+	rps, p50, p99 float64
+	requests      int
+}
+
+func (r wrkResult) String() string {
+	return fmt.Sprintf("%.0f creates/s, p50 %.1f ms, p99 %.1f ms", r.rps, r.p50, r.p99)
+}
+
+// best is the pass with the most requests per second.
+func best(rs []wrkResult) wrkResult {
+	out := rs[0]
+	for _, r := range rs[1:] {
+		if r.rps > out.rps {
+			out = r
+		}
+	}
+	return out
+}
+
+func runWrk(b *testing.B, target, script string) wrkResult {
+	b.Helper()
+	out, err := exec.Command("wrk", fmt.Sprintf("-t%d", wrkThreads), fmt.Sprintf("-c%d", wrkConnections), "-d"+wrkDuration.String(),
+		"--latency", "-s", script, "-H", "Authorization: Basic "+basicAuth(sid, token), target).CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
+		b.Fatalf("wrk saw %s answers that were not 201 from %s:\n%s", m[1], target, out)
+	}
+	var r wrkResult
+	rps := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(out)
+	n := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
+	if rps == nil || n == nil {
+		b.Fatalf("cannot read wrk's output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(rps[1]), 64)
+	r.requests, _ = strconv.Atoi(string(n[1]))
+	for _, q := range []struct {
+		at  string
+		out *float64
+	}{{"50", &r.p50}, {"99", &r.p99}} {
+		m := regexp.MustCompile(`\s` + q.at + `%\s+([\d.]+(?:us|ms|s))`).FindSubmatch(out)
+		if m == nil {
+			b.Fatalf("cannot read wrk's p%s:\n%s", q.at, out)
+		}
+		d, _ := time.ParseDuration(string(m[1]))
+		*q.out = float64(d.Microseconds()) / 1000
+	}
+	return r
+}
+
+func basicAuth(user, pass string) string {
+	req, _ := http.NewRequest("GET", "http://x", nil)
+	req.SetBasicAuth(user, pass)
+	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// startPrism starts Prism mocking Twilio's pinned contract on a free
+// loopback port and returns its URL, or "" and why not.
+func startPrism(b *testing.B) (string, string) {
+	bin := os.Getenv("PRISM")
+	if bin == "" {
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			return "", err.Error()
+		}
+		bin = filepath.Join(root, ".reos", "prism", "node_modules", ".bin", "prism")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Sprintf("no Prism at %s (make bench installs @stoplight/prism-cli@%s from the npm registry; PRISM names another)", bin, prismVersion)
+	}
+	spec, err := contracts.Load("twilio/twilio_api_v2010.json")
+	if err != nil {
+		return "", "Twilio's contract: " + err.Error()
+	}
+	file := filepath.Join(b.TempDir(), "twilio_api_v2010.json")
+	if err := os.WriteFile(file, spec, 0o644); err != nil {
+		return "", err.Error()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err.Error()
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, "mock", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--errors", "false", file)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return "", err.Error()
+	}
+	ready := make(chan bool, 1)
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Prism is listening") {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			return "", "Prism exited:\n" + log.String()
+		}
+	case <-time.After(90 * time.Second):
+		return "", "Prism did not start within 90 s"
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port), ""
+}
