@@ -442,6 +442,15 @@ func (s *Server) post(target string, params url.Values) (int, string) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	req.Header.Set(twilio.SignatureHeader, twilio.Signature(s.cfg.AuthToken, target, params))
+	// At most postSlots webhooks are in flight: their connections are
+	// reused, and a burst of callbacks does not starve the API's requests
+	// of the CPU (each message's callbacks still go in order, one at a time).
+	select {
+	case s.postSlots <- struct{}{}:
+	case <-s.ctx.Done():
+		return 0, s.ctx.Err().Error()
+	}
+	defer func() { <-s.postSlots }()
 	res, err := s.cfg.HTTP.Do(req)
 	if err != nil {
 		s.cfg.Logger.Warn("mock twilio: webhook failed", "url", target, "err", err)

@@ -24,8 +24,10 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -55,8 +57,9 @@ type Config struct {
 	AuthToken  string
 	// Numbers are the sender numbers the account owns, besides MagicFrom.
 	Numbers []string
-	// DataDir keeps one JSON file per message, so messages survive restarts.
-	// Empty keeps them in memory only.
+	// DataDir keeps the messages' journal (messages.jsonl: each change
+	// appended, one JSON line), so messages survive restarts. Empty keeps
+	// them in memory only.
 	DataDir string
 	// InboundURL receives inbound messages (the product's inbound webhook).
 	InboundURL string
@@ -115,21 +118,26 @@ type Record struct {
 
 // Server is the mock Twilio.
 type Server struct {
-	cfg      Config
-	handler  http.Handler
-	mu       sync.Mutex
-	messages map[string]*Record
-	optOuts  map[string]bool // "ourNumber|theirNumber"
-	faults   Faults
-	scoped   map[string]Faults // by recipient
-	rnd      *mrand.Rand
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	cfg       Config
+	handler   http.Handler
+	mu        sync.Mutex
+	messages  map[string]*Record
+	optOuts   map[string]bool // "ourNumber|theirNumber"
+	faults    Faults
+	scoped    map[string]Faults // by recipient
+	rnd       *mrand.Rand
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	postSlots chan struct{} // webhooks in flight
 
-	// Files are written behind the requests by one goroutine: dirty holds
-	// the sids whose file is stale (a deleted message's file goes away).
-	dirty       map[string]bool
+	// The journal is written behind the requests by one goroutine: pending
+	// holds, in order, the changes not yet appended (copies of the
+	// records; a deleted message's sid alone).
+	pending     []journalEntry
+	journal     *os.File
+	lines       int // in the journal file
 	wake        chan struct{}
 	stopFlusher chan struct{}
 	flusherDone chan struct{}
@@ -142,7 +150,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("mocktwilio: an AccountSid (AC + 32 hex digits) and an auth token are required")
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+		// Callbacks reuse their connections: the default keeps two idle
+		// per host, and a busy mock would dial for most of its callbacks.
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
 	}
 	if cfg.StepDelay == 0 {
 		cfg.StepDelay = 20 * time.Millisecond
@@ -158,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		seed = mrand.Uint64()
 	}
 	s := &Server{cfg: cfg, messages: map[string]*Record{}, optOuts: map[string]bool{}, scoped: map[string]Faults{}, rnd: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		dirty: map[string]bool{}, wake: make(chan struct{}, 1), stopFlusher: make(chan struct{}), flusherDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), postSlots: make(chan struct{}, postSlots), stopFlusher: make(chan struct{}), flusherDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.load(); err != nil {
 		return nil, err
@@ -179,10 +189,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Close stops the status progressions, waits for them, and writes every
 // message's file.
 func (s *Server) Close() error {
-	s.cancel()
-	s.wg.Wait()
-	close(s.stopFlusher)
-	<-s.flusherDone
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		close(s.stopFlusher)
+		<-s.flusherDone
+	})
 	return nil
 }
 
@@ -440,26 +452,53 @@ func final(status string) bool {
 	return false
 }
 
-// persist marks rec's file stale; the flusher rewrites it. Callers hold s.mu.
-func (s *Server) persist(rec *Record) { s.markDirty(rec.SID) }
+// postSlots is how many webhooks may be in flight at once.
+const postSlots = 16
 
-// removeFile marks a deleted message's file for removal. Callers hold s.mu.
-func (s *Server) removeFile(sid string) { s.markDirty(sid) }
+// journalEntry is one line of the journal: a message as it now is, or
+// its removal.
+type journalEntry struct {
+	SID     string  `json:"sid"`
+	Record  *Record `json:"record,omitempty"`
+	Deleted bool    `json:"deleted,omitempty"`
+}
 
-func (s *Server) markDirty(sid string) {
+// journalFile keeps every change to the messages, one JSON line each,
+// appended: the last line of a sid is its state. It is rewritten whole at
+// start and when it holds compactAt times more lines than messages.
+const (
+	journalFile = "messages.jsonl"
+	compactAt   = 4
+)
+
+// persist queues rec's current state for the journal. Callers hold s.mu.
+func (s *Server) persist(rec *Record) {
 	if s.cfg.DataDir == "" {
 		return
 	}
-	s.dirty[sid] = true
+	c := copyRecord(rec)
+	s.queue(journalEntry{SID: rec.SID, Record: &c})
+}
+
+// removeFile queues a deleted message's removal. Callers hold s.mu.
+func (s *Server) removeFile(sid string) {
+	if s.cfg.DataDir == "" {
+		return
+	}
+	s.queue(journalEntry{SID: sid, Deleted: true})
+}
+
+func (s *Server) queue(e journalEntry) {
+	s.pending = append(s.pending, e)
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// flusher writes stale message files, one snapshot at a time, so a
-// request never waits for the disk and files change in the order the
-// messages did.
+// flusher appends queued changes to the journal, a batch at a time, so a
+// request never waits for the disk and the journal has the changes in the
+// order they were made.
 func (s *Server) flusher() {
 	defer close(s.flusherDone)
 	for {
@@ -468,38 +507,90 @@ func (s *Server) flusher() {
 			s.flush()
 		case <-s.stopFlusher:
 			s.flush()
+			if s.journal != nil {
+				s.journal.Close()
+			}
 			return
 		}
 	}
 }
 
+// flush appends what is queued in one write, marshaled outside the lock;
+// then, when the journal has grown, rewrites it.
 func (s *Server) flush() {
 	s.mu.Lock()
-	snapshot := make(map[string][]byte, len(s.dirty)) // nil: remove the file
-	for sid := range s.dirty {
-		if rec, ok := s.messages[sid]; ok {
-			snapshot[sid], _ = json.MarshalIndent(rec, "", "  ")
-		} else {
-			snapshot[sid] = nil
-		}
-	}
-	clear(s.dirty)
+	batch := s.pending
+	s.pending = nil
+	messages := len(s.messages)
 	s.mu.Unlock()
-	for sid, b := range snapshot {
-		path := filepath.Join(s.cfg.DataDir, "messages", sid+".json")
-		var err error
-		if b == nil {
-			if err = os.Remove(path); os.IsNotExist(err) {
-				err = nil
-			}
-		} else if err = os.WriteFile(path+".tmp", b, 0o600); err == nil {
-			// Written aside, then renamed: a crash leaves the old file or the new.
-			err = os.Rename(path+".tmp", path)
-		}
+	if len(batch) == 0 || s.journal == nil {
+		return
+	}
+	var b []byte
+	for _, e := range batch {
+		line, err := json.Marshal(e)
 		if err != nil {
-			s.cfg.Logger.Error("mock twilio: keep message", "sid", sid, "err", err)
+			s.cfg.Logger.Error("mock twilio: journal", "sid", e.SID, "err", err)
+			continue
+		}
+		b = append(append(b, line...), '\n')
+	}
+	if _, err := s.journal.Write(b); err != nil {
+		s.cfg.Logger.Error("mock twilio: journal", "err", err)
+	}
+	s.lines += len(batch)
+	if s.lines > compactAt*messages+1000 {
+		if err := s.compact(); err != nil {
+			s.cfg.Logger.Error("mock twilio: compact the journal", "err", err)
 		}
 	}
+}
+
+// compact rewrites the journal as one line per message, aside and then
+// renamed: a crash leaves the old journal or the new. Only the flusher (or
+// New, before it starts) calls it.
+func (s *Server) compact() error {
+	s.mu.Lock()
+	entries := make([]journalEntry, 0, len(s.messages))
+	for sid, rec := range s.messages {
+		c := copyRecord(rec)
+		entries = append(entries, journalEntry{SID: sid, Record: &c})
+	}
+	// What is queued now is appended after the rewrite, in order.
+	s.mu.Unlock()
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Record.CreatedNano < entries[j].Record.CreatedNano })
+	var b []byte
+	for _, e := range entries {
+		line, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		b = append(append(b, line...), '\n')
+	}
+	path := filepath.Join(s.cfg.DataDir, journalFile)
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if s.journal != nil {
+		s.journal.Close()
+	}
+	s.journal, s.lines = f, len(entries)
+	return nil
+}
+
+// keep puts a loaded record in place.
+func (s *Server) keep(rec *Record) {
+	if rec.Callbacks == nil {
+		rec.Callbacks = []Callback{}
+	}
+	s.messages[rec.SID] = rec
 }
 
 func (s *Server) persistOptOuts() {
@@ -518,19 +609,22 @@ func (s *Server) persistOptOuts() {
 	}
 }
 
+// load reads the messages: the files of earlier versions (one per
+// message, under messages/), then the journal, whose last line for a sid
+// wins; a last line cut short by a crash is skipped. It then rewrites the
+// journal whole and removes the old files.
 func (s *Server) load() error {
 	if s.cfg.DataDir == "" {
 		return nil
 	}
-	dir := filepath.Join(s.cfg.DataDir, "messages")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("mocktwilio: data dir: %w", err)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	legacy, err := filepath.Glob(filepath.Join(s.cfg.DataDir, "messages", "*.json"))
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
+	for _, f := range legacy {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return err
@@ -539,10 +633,34 @@ func (s *Server) load() error {
 		if err := json.Unmarshal(b, &rec); err != nil {
 			return fmt.Errorf("mocktwilio: %s: %w", f, err)
 		}
-		if rec.Callbacks == nil {
-			rec.Callbacks = []Callback{}
+		s.keep(&rec)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, journalFile)); err == nil {
+		lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+		for i, line := range lines {
+			var e journalEntry
+			if err := json.Unmarshal(line, &e); err != nil || e.SID == "" {
+				if i == len(lines)-1 { // cut short as it was written
+					s.cfg.Logger.Warn("mock twilio: the journal's last line is incomplete; skipped", "err", err)
+					continue
+				}
+				return fmt.Errorf("mocktwilio: %s line %d: %v", journalFile, i+1, err)
+			}
+			switch {
+			case e.Deleted:
+				delete(s.messages, e.SID)
+			case e.Record != nil:
+				s.keep(e.Record)
+			}
 		}
-		s.messages[rec.SID] = &rec
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("mocktwilio: %w", err)
+	}
+	if err := s.compact(); err != nil {
+		return fmt.Errorf("mocktwilio: journal: %w", err)
+	}
+	for _, f := range legacy {
+		os.Remove(f)
 	}
 	if b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "optouts.json")); err == nil {
 		var keys []string

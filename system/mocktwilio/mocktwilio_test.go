@@ -208,8 +208,8 @@ func TestMessagesSurviveRestartAndFinish(t *testing.T) {
 	srv.Close()
 	s.Close() // stops while the message is queued
 
-	if _, err := os.Stat(filepath.Join(dir, "messages", res.SID+".json")); err != nil {
-		t.Fatalf("no file for the message: %v", err)
+	if b, err := os.ReadFile(filepath.Join(dir, "messages.jsonl")); err != nil || !strings.Contains(string(b), res.SID) {
+		t.Fatalf("the journal does not hold the message: %v", err)
 	}
 	m := startMock(t, dir)
 	eventually(t, "the resumed message to be delivered", func() bool {
@@ -396,5 +396,62 @@ func TestTwilioRequestID(t *testing.T) {
 			t.Errorf("GET %s (%d): Twilio-Request-Id %q, want a fresh RQ + 32 hex", path, res.StatusCode, id)
 		}
 		seen[id] = true
+	}
+}
+
+// The journal is the messages' state across restarts: the last line of a
+// sid wins, a deletion stays deleted, a last line cut short by a crash is
+// skipped, and the one-file-per-message layout of earlier versions is read
+// and folded in.
+func TestJournalAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	m := startMock(t, dir)
+	hooks := newWebhooks(t)
+	var sids []string
+	for range 3 {
+		res, err := m.client.SendSMS(context.Background(), &system.SMS{To: "+14155550100", Body: "kept", StatusCallback: hooks.srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, res.SID)
+	}
+	eventually(t, "three delivered", func() bool {
+		for _, sid := range sids {
+			if strings.Join(hooks.statuses(sid), " ") != "queued sending sent delivered" {
+				return false
+			}
+		}
+		return true
+	})
+	del, _ := http.NewRequest("DELETE", m.url+"/2010-04-01/Accounts/"+sid+"/Messages/"+sids[0]+".json", nil)
+	del.SetBasicAuth(sid, token)
+	if res, err := http.DefaultClient.Do(del); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %v %v", res, err)
+	}
+	m.Close()
+
+	// A crash cut the last line short; an earlier version left a file.
+	f, _ := os.OpenFile(filepath.Join(dir, "messages.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"sid":"SM` + strings.Repeat("0", 32) + `","record":{"sid":"SM`)
+	f.Close()
+	legacy := `{"sid":"SM` + strings.Repeat("1", 32) + `","status":"delivered","direction":"outbound-api","to":"+14155550100","body":"old","callbacks":[]}`
+	os.MkdirAll(filepath.Join(dir, "messages"), 0o700)
+	os.WriteFile(filepath.Join(dir, "messages", "SM"+strings.Repeat("1", 32)+".json"), []byte(legacy), 0o600)
+
+	m = startMock(t, dir)
+	for _, c := range []struct {
+		sid, want string
+	}{{sids[0], "gone"}, {sids[1], "delivered"}, {sids[2], "delivered"}, {"SM" + strings.Repeat("1", 32), "delivered"}, {"SM" + strings.Repeat("0", 32), "gone"}} {
+		msg, err := m.client.Fetch(context.Background(), c.sid)
+		got := "gone"
+		if err == nil {
+			got = msg.Status
+		}
+		if got != c.want {
+			t.Errorf("%s after the restart: %s (%v), want %s", c.sid, got, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "messages", "SM"+strings.Repeat("1", 32)+".json")); !os.IsNotExist(err) {
+		t.Errorf("the earlier version's file is still there after it was folded into the journal: %v", err)
 	}
 }
