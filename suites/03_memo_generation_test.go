@@ -46,7 +46,7 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(r.JSON(&j)).To(Succeed())
 			return j.Status
-		}).WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(BeElementOf("done", "failed"), "job %s", id)
+		}).WithTimeout(60*time.Second).WithPolling(50*time.Millisecond).Should(BeElementOf("done", "failed"), "job %s", id)
 		Expect(j.Status).To(Equal("done"), "job %s failed: %s", id, j.Error)
 		return j
 	}
@@ -55,6 +55,7 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 		Expect(j1.SHA256).NotTo(BeEmpty(), "no rendered memo to read: the first spec of this flow did not render one")
 	}
 	BeforeAll(func() {
+		env.Prewarm() // the viewer's It opens a page
 		s = env.NewSpec("memo")
 		p = s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
 		other = s.CreateProperty(2, h.NewProperty{})

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/real-estate-os/reos/contract"
+	"github.com/real-estate-os/reos/contract/upgrade"
 	"github.com/real-estate-os/reos/internal/contracts"
 	"github.com/real-estate-os/reos/system/api"
 	"github.com/real-estate-os/reos/system/app"
@@ -222,7 +223,7 @@ func contractUpgrade(args []string, stdout, stderr io.Writer) int {
 		if next, err = os.ReadFile(*spec); err == nil {
 			var touching []string
 			var elsewhere int
-			if touching, elsewhere, err = contract.Breaking(pinned, next, used); err == nil {
+			if touching, elsewhere, err = upgrade.Breaking(pinned, next, used); err == nil {
 				fmt.Fprintf(stdout, "%s: %d operations used (ledger of %s)\n", *name, len(used), *pack)
 				for _, c := range touching {
 					fmt.Fprintln(stdout, "  BREAKING "+c)

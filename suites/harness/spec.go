@@ -71,8 +71,14 @@ func (e *Env) Browser() (*browser.Browser, error) {
 	return e.browser, e.browserErr
 }
 
+// Prewarm launches the process's Chromium in the background, for a flow
+// whose later specs use it: the launch overlaps the flow's first specs
+// instead of delaying the one that opens a page. Errors surface there.
+func (e *Env) Prewarm() { go e.Browser() }
+
 // Close stops the browser.
 func (e *Env) Close() {
+	e.browserOnce.Do(func() {}) // waits for a launch in flight (Prewarm)
 	if e.browser != nil {
 		e.browser.Stop()
 	}
