@@ -30,8 +30,8 @@ up: setup ## run the product in mock mode on http://127.0.0.1:8000
 mutants: setup ## plant each bug of the catalog (internal/mutants) in a scratch copy, run its checks, write the kill matrix (.reos/mutants)
 	$(GO) run ./cmd/reos mutants
 
-bench: setup ## print the benchmarks' figures
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+bench: setup ## every benchmark's figures, then each hot path against its anchor measured in the same run (wrk; Prism from the npm registry)
+	GO=$(GO) scripts/bench
 
 FUZZ_TARGETS = ./system/api:FuzzDecodeJSONBody ./system/provider/twilio:FuzzValidateSignature \
 	./system/provider/sendgrid:FuzzVerify ./system/webhook:FuzzVerify ./system/mocktwilio:FuzzCreate \
