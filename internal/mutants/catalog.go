@@ -130,7 +130,7 @@ var Catalog = []Mutant{
 	}`,
 		Package: "./system/egress ./system/app", Test: "TestResolve|TestRefusedBeforeAnyLookup|TestMockModeRefusesOutsideHosts", Flow: "egress"},
 	{ID: "csp-dropped", Claim: "C19", Bug: "API answers go out without the Content-Security-Policy",
-		File: "system/api/headers.go", Find: `		h.Set("Content-Security-Policy", contentSecurityPolicy)`, Replace: `		_ = contentSecurityPolicy`,
+		File: "system/api/headers.go", Find: `	"Content-Security-Policy":    {contentSecurityPolicy},`, Replace: ``,
 		Package: "./system/app", Test: "TestSecurityHeadersAndCORS", Flow: "headers"},
 	{ID: "any-stage-move-allowed", Claim: "C02", Bug: "a deal may jump to any stage, closed included",
 		File: "system/property.go", Find: `	if !allowed {
