@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/evidence"
+	"github.com/real-estate-os/reos/internal/sandbox"
 	"github.com/real-estate-os/reos/suites/client"
 	"github.com/real-estate-os/reos/system/egress"
 )
@@ -203,7 +204,7 @@ func (d *drillPack) seal(env func(string) (string, bool), logPath string, status
 	}
 	f := evidence.Facts{Commit: commit, Dirty: dirty, Mode: d.pack.Mode, Providers: status, Start: start, End: end, Counts: counts,
 		Config:   evidence.RedactConfig(map[string]string{"REOS_BASE_URL": d.base, "EVIDENCE_SIGNING_KEY": keyNote}),
-		Versions: evidence.Versions(env), EphemeralKey: ephemeral,
+		Versions: evidence.Versions(env), EphemeralKey: ephemeral, Network: drillNetwork(),
 		Flows: []evidence.Flow{{Name: "DLQ drill: fault → dead letter → replay → delivered; egress drill", Outcome: outcome, Duration: end.Sub(start), Files: files}}}
 	if err := d.pack.Seal(f, key); err != nil {
 		return err
@@ -343,4 +344,13 @@ func evidenceMerge(args []string, env func(string) (string, bool), stdout, stder
 		return 1
 	}
 	return 0
+}
+
+// drillNetwork is how the drill was kept on the machine, for its pack's
+// egress attestation.
+func drillNetwork() evidence.Network {
+	if _, inside := sandbox.Inside(); inside {
+		return evidence.Network{Isolated: true, Isolation: sandbox.Isolation}
+	}
+	return evidence.Network{Isolation: "not isolated: reos dlq drill ran outside reos isolate (reos isolate -- reos dlq drill … isolates it)"}
 }
