@@ -85,14 +85,15 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("evidence: merge: %s: %w", dir, err)
 		}
-		if first := sources; len(first) > 0 {
-			if m.Facts.Mode != first[0].m.Facts.Mode {
+		if len(sources) > 0 {
+			first := sources[0]
+			if m.Facts.Mode != first.m.Facts.Mode {
 				return nil, fmt.Errorf("evidence: merge: %s is a %s-mode pack and %s a %s-mode one: merge each mode's shards on their own",
-					dir, m.Facts.Mode, first[0].dir, first[0].m.Facts.Mode)
+					dir, m.Facts.Mode, first.dir, first.m.Facts.Mode)
 			}
-			if m.Facts.Commit != first[0].m.Facts.Commit {
+			if m.Facts.Commit != first.m.Facts.Commit {
 				return nil, fmt.Errorf("evidence: merge: %s tested commit %s and %s commit %s: shards of one run test one change",
-					dir, m.Facts.Commit, first[0].dir, first[0].m.Facts.Commit)
+					dir, m.Facts.Commit, first.dir, first.m.Facts.Commit)
 			}
 		}
 		sources = append(sources, source{dir: dir, m: m, manifest: b, shard: i + 1})
