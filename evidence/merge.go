@@ -9,6 +9,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -270,13 +271,7 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 	}
 	f.Counts["skipped"] = len(f.Skipped)
 	slices.SortFunc(f.Skipped, func(a, b Skip) int { return strings.Compare(a.Spec, b.Spec) })
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range flows {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(flows)) {
 		f.Flows = append(f.Flows, *flows[name])
 	}
 	for _, name := range order {
