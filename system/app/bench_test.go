@@ -7,10 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/fixtures"
+	"github.com/real-estate-os/reos/internal/wrk"
 	"github.com/real-estate-os/reos/system/postgres/postgrestest"
 	reosredis "github.com/real-estate-os/reos/system/redis"
 )
@@ -121,15 +119,6 @@ func load(b *testing.B, url string, header map[string]string, want int) (rps, p9
 	return float64(len(all)) / elapsed.Seconds(), float64(all[len(all)*99/100].Microseconds()) / 1000
 }
 
-// The load of the 304 comparison: wrk's threads, connections and duration
-// per pass, and the passes per server (alternating, the best kept).
-const (
-	wrkThreads     = 2
-	wrkConnections = 16
-	wrkDuration    = 5 * time.Second
-	wrkRounds      = 2
-)
-
 // BenchmarkConditionalGET304 measures the authenticated, rate-limited
 // GET /api/v1/properties/30 answered 304 against a bare net/http handler
 // answering 304, in the same run under the same load, and reports the
@@ -148,22 +137,25 @@ func BenchmarkConditionalGET304(b *testing.B) {
 	etag := s.do("GET", "/api/v1/properties/30", token, nil).header.Get("ETag")
 	reos := map[string]string{"Authorization": "Bearer " + token, "If-None-Match": etag}
 
-	_, haveWrk := exec.LookPath("wrk")
 	measure := func(url string, header map[string]string) (rps, p99ms float64) {
 		want304(b, url, header)
-		if haveWrk == nil {
-			rps, p99ms = wrk(b, url, header)
+		if wrk.Available() {
+			r, err := wrk.Comparison.Run(url, header, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rps, p99ms = r.RPS, r.P99
 		} else {
 			rps, p99ms = load(b, url, header, 304)
 		}
 		want304(b, url, header)
 		return rps, p99ms
 	}
-	if haveWrk != nil {
+	if !wrk.Available() {
 		b.Log("wrk is not installed (scripts/setup installs it): the load comes from Go clients in this process")
 	}
 	var bareRPS, bareP99, reosRPS, reosP99 float64
-	for range wrkRounds {
+	for range wrk.Rounds {
 		if r, p := measure(bare.URL+"/api/v1/properties/30", map[string]string{"If-None-Match": `"p30.v1"`}); r > bareRPS {
 			bareRPS, bareP99 = r, p
 		}
@@ -177,8 +169,8 @@ func BenchmarkConditionalGET304(b *testing.B) {
 	b.ReportMetric(reosP99, "reos-p99-ms")
 	b.ReportMetric(100*reosRPS/bareRPS, "reos-%-of-bare")
 	b.Logf("compare: the 304 path (GET /api/v1/properties/30, signed in, rate-limited, If-None-Match) at %.0f %% of a bare net/http handler answering 304 "+
-		"(target ≥ 60 %%): %.0f req/s, p99 %.1f ms, against %.0f req/s, p99 %.1f ms; wrk -t%d -c%d -d%s, %d passes each, alternating, best kept",
-		100*reosRPS/bareRPS, reosRPS, reosP99, bareRPS, bareP99, wrkThreads, wrkConnections, wrkDuration, wrkRounds)
+		"(target ≥ 60 %%): %.0f req/s, p99 %.1f ms, against %.0f req/s, p99 %.1f ms; %s, %d passes each, alternating, best kept",
+		100*reosRPS/bareRPS, reosRPS, reosP99, bareRPS, bareP99, wrk.Comparison, wrk.Rounds)
 }
 
 // want304 fails b unless url answers 304 to a request with header.
@@ -196,34 +188,6 @@ func want304(b *testing.B, url string, header map[string]string) {
 	if res.StatusCode != http.StatusNotModified {
 		b.Fatalf("GET %s: status %d, want 304", url, res.StatusCode)
 	}
-}
-
-// wrk runs wrk against url with the comparison's load and returns its
-// requests per second and p99 latency.
-func wrk(b *testing.B, url string, header map[string]string) (rps, p99ms float64) {
-	b.Helper()
-	args := []string{fmt.Sprintf("-t%d", wrkThreads), fmt.Sprintf("-c%d", wrkConnections), "-d" + wrkDuration.String(), "--latency"}
-	for k, v := range header {
-		args = append(args, "-H", k+": "+v)
-	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
-	if err != nil {
-		b.Fatalf("wrk: %v\n%s", err, out)
-	}
-	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
-		b.Fatalf("wrk saw %s answers that were not 304:\n%s", m[1], out)
-	}
-	r := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(out)
-	p := regexp.MustCompile(`\s99%\s+([\d.]+(?:us|ms|s))`).FindSubmatch(out)
-	if r == nil || p == nil {
-		b.Fatalf("cannot read wrk's output:\n%s", out)
-	}
-	rps, _ = strconv.ParseFloat(string(r[1]), 64)
-	d, err := time.ParseDuration(string(p[1]))
-	if err != nil {
-		b.Fatalf("wrk's p99 %q: %v", p[1], err)
-	}
-	return rps, float64(d.Microseconds()) / 1000
 }
 
 // benchStack starts a stack on the real clock with quiet logs.

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,16 +20,8 @@ import (
 	"time"
 
 	"github.com/real-estate-os/reos/internal/contracts"
+	"github.com/real-estate-os/reos/internal/wrk"
 	"github.com/real-estate-os/reos/system/mocktwilio"
-)
-
-// The load of the comparison: wrk's threads, connections and duration
-// for each pass, and the passes per server (alternating).
-const (
-	wrkThreads     = 2
-	wrkConnections = 16
-	wrkDuration    = 5 * time.Second
-	wrkRounds      = 2
 )
 
 // BenchmarkCreateVsPrism compares, in the same run and under the same wrk
@@ -42,7 +33,7 @@ const (
 // PRISM names its binary); without it, or without wrk, the comparison is
 // skipped, saying why.
 func BenchmarkCreateVsPrism(b *testing.B) {
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if !wrk.Available() {
 		b.Skip("wrk is not installed (scripts/setup installs it)")
 	}
 	var callbacks atomic.Int64
@@ -97,99 +88,60 @@ func BenchmarkCreateVsPrism(b *testing.B) {
 		}
 		return messages
 	}
-	var mockRuns, prismRuns []wrkResult
+	auth := map[string]string{"Authorization": "Basic " + basicAuth(sid, token)}
+	run := func(target string) wrk.Result {
+		r, err := wrk.Comparison.Run(target, auth, script)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	var mockRuns, prismRuns []wrk.Result
 	var drains []time.Duration
 	answered, messages := 0, 0
-	for range wrkRounds {
-		r := runWrk(b, mock.URL+path, script)
+	for range wrk.Rounds {
+		r := run(mock.URL + path)
 		mockRuns = append(mockRuns, r)
-		answered += r.requests
+		answered += r.Requests
 		t := time.Now()
 		messages = drain(answered) // before Prism's pass, which would share the CPU with the callbacks
 		drains = append(drains, time.Since(t))
 		if prism != "" {
-			prismRuns = append(prismRuns, runWrk(b, prism+path, script))
+			prismRuns = append(prismRuns, run(prism+path))
 		}
 	}
-	m := best(mockRuns)
-	b.ReportMetric(m.rps, "mock-creates/s")
-	b.ReportMetric(m.p99, "mock-p99-ms")
+	m := wrk.Best(mockRuns)
+	b.ReportMetric(m.RPS, "mock-creates/s")
+	b.ReportMetric(m.P99, "mock-p99-ms")
 	var busy time.Duration // the passes and their drains
 	for i := range mockRuns {
-		busy += wrkDuration + drains[i]
+		busy += wrk.Comparison.Duration + drains[i]
 	}
 	b.ReportMetric(float64(callbacks.Load())/busy.Seconds(), "callbacks/s")
-	b.Logf("load: wrk -t%d -c%d -d%s, %d passes per server, alternating; mock Twilio: %s; %d messages, all %d callbacks delivered "+
+	b.Logf("load: %s, %d passes per server, alternating; mock Twilio: %s; %d messages, all %d callbacks delivered "+
 		"(signed, each message's in order), the last %v after its pass ended (%.0f callbacks/s over passes and drains)",
-		wrkThreads, wrkConnections, wrkDuration, wrkRounds, m, messages, callbacks.Load(), slices.Max(drains).Round(100*time.Millisecond), float64(callbacks.Load())/busy.Seconds())
+		wrk.Comparison, wrk.Rounds, creates(m), messages, callbacks.Load(), slices.Max(drains).Round(100*time.Millisecond), float64(callbacks.Load())/busy.Seconds())
 	if prism != "" {
-		p := best(prismRuns)
-		b.ReportMetric(p.rps, "prism-creates/s")
-		b.ReportMetric(p.p99, "prism-p99-ms")
+		p := wrk.Best(prismRuns)
+		b.ReportMetric(p.RPS, "prism-creates/s")
+		b.ReportMetric(p.P99, "prism-p99-ms")
 		sustained := float64(callbacks.Load()) / 4 / busy.Seconds() // messages whose four callbacks went out, per second
-		b.ReportMetric(m.rps/p.rps, "x-prism")
-		b.ReportMetric(sustained/p.rps, "sustained-x-prism")
+		b.ReportMetric(m.RPS/p.RPS, "x-prism")
+		b.ReportMetric(sustained/p.RPS, "sustained-x-prism")
 		b.Logf("compare: mock Twilio creates %.1f× Prism's (target ≥ 5×, p99 ≤ 50 ms): %s with every callback delivered, against Prism %s mocking Twilio's contract "+
-			"(stateless, no callbacks): %s; with its callbacks kept up, %.0f messages/s, %.1f× Prism; wrk -t%d -c%d -d%s, %d passes each, alternating",
-			m.rps/p.rps, m, prismVersion, p, sustained, sustained/p.rps, wrkThreads, wrkConnections, wrkDuration, wrkRounds)
+			"(stateless, no callbacks): %s; with its callbacks kept up, %.0f messages/s, %.1f× Prism; %s, %d passes each, alternating",
+			m.RPS/p.RPS, creates(m), prismVersion, creates(p), sustained, sustained/p.RPS, wrk.Comparison, wrk.Rounds)
 	} else {
-		b.Logf("compare: mock Twilio against Prism skipped: %s; mock Twilio alone: %s", why, m)
+		b.Logf("compare: mock Twilio against Prism skipped: %s; mock Twilio alone: %s", why, creates(m))
 	}
+}
+
+// creates says a pass's figures in creates.
+func creates(r wrk.Result) string {
+	return fmt.Sprintf("%.0f creates/s, p50 %.1f ms, p99 %.1f ms", r.RPS, r.P50, r.P99)
 }
 
 const prismVersion = "5.16.0"
-
-type wrkResult struct {
-	rps, p50, p99 float64
-	requests      int
-}
-
-func (r wrkResult) String() string {
-	return fmt.Sprintf("%.0f creates/s, p50 %.1f ms, p99 %.1f ms", r.rps, r.p50, r.p99)
-}
-
-// best is the pass with the most requests per second.
-func best(rs []wrkResult) wrkResult {
-	out := rs[0]
-	for _, r := range rs[1:] {
-		if r.rps > out.rps {
-			out = r
-		}
-	}
-	return out
-}
-
-func runWrk(b *testing.B, target, script string) wrkResult {
-	b.Helper()
-	out, err := exec.Command("wrk", fmt.Sprintf("-t%d", wrkThreads), fmt.Sprintf("-c%d", wrkConnections), "-d"+wrkDuration.String(),
-		"--latency", "-s", script, "-H", "Authorization: Basic "+basicAuth(sid, token), target).CombinedOutput()
-	if err != nil {
-		b.Fatalf("wrk: %v\n%s", err, out)
-	}
-	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
-		b.Fatalf("wrk saw %s answers that were not 201 from %s:\n%s", m[1], target, out)
-	}
-	var r wrkResult
-	rps := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(out)
-	n := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
-	if rps == nil || n == nil {
-		b.Fatalf("cannot read wrk's output:\n%s", out)
-	}
-	r.rps, _ = strconv.ParseFloat(string(rps[1]), 64)
-	r.requests, _ = strconv.Atoi(string(n[1]))
-	for _, q := range []struct {
-		at  string
-		out *float64
-	}{{"50", &r.p50}, {"99", &r.p99}} {
-		m := regexp.MustCompile(`\s` + q.at + `%\s+([\d.]+(?:us|ms|s))`).FindSubmatch(out)
-		if m == nil {
-			b.Fatalf("cannot read wrk's p%s:\n%s", q.at, out)
-		}
-		d, _ := time.ParseDuration(string(m[1]))
-		*q.out = float64(d.Microseconds()) / 1000
-	}
-	return r
-}
 
 func basicAuth(user, pass string) string {
 	req, _ := http.NewRequest("GET", "http://x", nil)
