@@ -43,7 +43,9 @@ type step struct {
 	With map[string]string `yaml:"with"`
 }
 
-func TestCIWorkflow(t *testing.T) {
+// readWorkflow parses the CI workflow.
+func readWorkflow(t *testing.T) workflow {
+	t.Helper()
 	b, err := os.ReadFile(".github/workflows/ci.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +54,11 @@ func TestCIWorkflow(t *testing.T) {
 	if err := yaml.Unmarshal(b, &w); err != nil {
 		t.Fatalf("ci.yml does not parse: %v", err)
 	}
+	return w
+}
+
+func TestCIWorkflow(t *testing.T) {
+	w := readWorkflow(t)
 	if _, ok := w.On["pull_request"]; !ok {
 		t.Error("the workflow does not run on pull requests, so it cannot gate merges")
 	}
@@ -131,14 +138,7 @@ func TestCIWorkflow(t *testing.T) {
 // of the matrix runs (I/N for I in 1..N), each uploads its packs, and the
 // merge takes them all.
 func TestCIWorkflowShards(t *testing.T) {
-	b, err := os.ReadFile(".github/workflows/ci.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w workflow
-	if err := yaml.Unmarshal(b, &w); err != nil {
-		t.Fatalf("ci.yml does not parse: %v", err)
-	}
+	w := readWorkflow(t)
 	flows, ok := w.Jobs["flows"]
 	if !ok {
 		t.Fatal("no job flows (the shards)")

@@ -7,40 +7,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/real-estate-os/reos/contract"
 )
 
-const doc = `openapi: 3.0.3
-info: {title: things, version: "1"}
-paths:
-  /things/{id}:
-    get:
-      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
-      responses:
-        "200":
-          description: the thing
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [id, name]
-                properties:
-                  id: {type: integer}
-                  name: {type: string}
-                  tags: {type: array, items: {type: string}}
-        "404":
-          description: no such thing
-          content: {application/problem+json: {schema: {type: object, required: [title], properties: {title: {type: string}}}}}
-  /things:
-    post:
-      requestBody: {required: true, content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}}
-      responses:
-        "201": {description: made}
-        "422": {description: refused, content: {application/problem+json: {schema: {type: object}}}}
-`
+// doc is the contract the tests judge by (contract/upgrade's tests change it).
+var doc = string(must(os.ReadFile("testdata/things.yaml")))
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 func judge(t *testing.T) *contract.Judge {
 	t.Helper()

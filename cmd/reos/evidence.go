@@ -40,34 +40,22 @@ func runEvidence(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// The directory may come before or after the flags.
-	rest := args[1:]
-	var dir string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		dir, rest = rest[0], rest[1:]
+	dirs, err := operands(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	if err != nil {
 		return 2
 	}
-	if dir == "" && fs.NArg() == 1 {
-		dir = fs.Arg(0)
-	}
-	if dir == "" {
+	if len(dirs) != 1 {
 		fs.Usage()
 		return 2
 	}
-	var trusted ed25519.PublicKey
-	if *pub != "" {
-		b, err := os.ReadFile(*pub)
-		if err == nil {
-			trusted, err = evidence.ParsePublicKeyPEM(b)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "reos evidence verify: --pubkey %s: %v\n", *pub, err)
-			return 2
-		}
+	dir := dirs[0]
+	trusted, err := trustedKey(*pub)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos evidence verify: %v\n", err)
+		return 2
 	}
 	r, err := evidence.Verify(dir, trusted)
 	if err != nil {
@@ -236,17 +224,9 @@ func evidenceDiff(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reos evidence diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	slower := fs.Float64("slower", 2, "list a spec whose time grew by this factor (and by more than a second)")
-	var dirs []string
-	rest := args
-	for len(rest) > 0 {
-		if !strings.HasPrefix(rest[0], "-") {
-			dirs, rest = append(dirs, rest[0]), rest[1:]
-			continue
-		}
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		rest = fs.Args()
+	dirs, err := operands(fs, args)
+	if err != nil {
+		return 2
 	}
 	if len(dirs) != 2 {
 		fmt.Fprintln(stderr, "Usage: reos evidence diff PACK_A PACK_B [--slower 2]\n\nWhat changed from A to B: each spec's outcome, the hashes of what does not depend on the run,\nthe files, the contract ledgers (which exit 1), and timings and per-run data (listed only).")
@@ -285,34 +265,21 @@ func evidenceMerge(args []string, env func(string) (string, bool), stdout, stder
 			"and verified. Exits 1 when it cannot merge, or when the merged run has a failed spec.")
 		fs.PrintDefaults()
 	}
-	var dirs []string
-	for rest := args; len(rest) > 0; {
-		if !strings.HasPrefix(rest[0], "-") {
-			dirs, rest = append(dirs, rest[0]), rest[1:]
-			continue
-		}
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		rest = fs.Args()
+	dirs, err := operands(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
 	}
 	if len(dirs) < 2 {
 		fs.Usage()
 		return 2
 	}
-	var trusted ed25519.PublicKey
-	if *pub != "" {
-		b, err := os.ReadFile(*pub)
-		if err == nil {
-			trusted, err = evidence.ParsePublicKeyPEM(b)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "reos evidence merge: --pubkey %s: %v\n", *pub, err)
-			return 2
-		}
+	trusted, err := trustedKey(*pub)
+	if err != nil {
+		fmt.Fprintf(stderr, "reos evidence merge: %v\n", err)
+		return 2
 	}
 	key, ephemeral, err := evidence.SigningKey(env)
 	if err != nil {
@@ -353,4 +320,36 @@ func drillNetwork() evidence.Network {
 		return evidence.Network{Isolated: true, Isolation: sandbox.Isolation}
 	}
 	return evidence.Network{Isolation: "not isolated: reos dlq drill ran outside reos isolate (reos isolate -- reos dlq drill … isolates it)"}
+}
+
+// trustedKey reads the ed25519 public key --pubkey names; none for "".
+func trustedKey(path string) (ed25519.PublicKey, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var k ed25519.PublicKey
+		if k, err = evidence.ParsePublicKeyPEM(b); err == nil {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("--pubkey %s: %w", path, err)
+}
+
+// operands parses fs from args, where operands and flags may come in any
+// order, and returns the operands.
+func operands(fs *flag.FlagSet, args []string) ([]string, error) {
+	var out []string
+	for rest := args; len(rest) > 0; {
+		if !strings.HasPrefix(rest[0], "-") {
+			out, rest = append(out, rest[0]), rest[1:]
+			continue
+		}
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		rest = fs.Args()
+	}
+	return out, nil
 }

@@ -1,40 +1,21 @@
 package upgrade_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/real-estate-os/reos/contract/upgrade"
 )
 
-const doc = `openapi: 3.0.3
-info: {title: things, version: "1"}
-paths:
-  /things/{id}:
-    get:
-      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
-      responses:
-        "200":
-          description: the thing
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [id, name]
-                properties:
-                  id: {type: integer}
-                  name: {type: string}
-                  tags: {type: array, items: {type: string}}
-        "404":
-          description: no such thing
-          content: {application/problem+json: {schema: {type: object, required: [title], properties: {title: {type: string}}}}}
-  /things:
-    post:
-      requestBody: {required: true, content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}}
-      responses:
-        "201": {description: made}
-        "422": {description: refused, content: {application/problem+json: {schema: {type: object}}}}
-`
+// doc is the contract package's test document.
+var doc = func() string {
+	b, err := os.ReadFile("../testdata/things.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // An upgrade's breaking changes are listed where they touch an operation
 // the run used, and only counted elsewhere.
