@@ -128,16 +128,22 @@ type Leave struct {
 	Record string `json:"record"` // its file in the pack
 }
 
-// egressStatement builds the predicate from the pack's egress records.
-func egressStatement(dir string, m Manifest) (EgressStatement, error) {
+// isEgressRecord says whether a pack's file is an egress record.
+func isEgressRecord(rel string) bool {
+	return strings.HasPrefix(rel, Egress+"/") && strings.HasSuffix(rel, ".json")
+}
+
+// egressStatement builds the predicate from the pack's egress records, as
+// read returns them by their path in the pack.
+func egressStatement(m Manifest, read func(rel string) ([]byte, error)) (EgressStatement, error) {
 	st := EgressStatement{Isolated: m.Facts.Network.Isolated, Isolation: m.Facts.Network.Isolation, Guard: Guard,
 		Attempts: []Leave{}, DNSNames: []string{}}
 	names := map[string]bool{}
 	for _, e := range m.Files {
-		if !strings.HasPrefix(e.Path, Egress+"/") || !strings.HasSuffix(e.Path, ".json") {
+		if !isEgressRecord(e.Path) {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
+		b, err := read(e.Path)
 		if err != nil {
 			return st, err
 		}
@@ -308,7 +314,7 @@ func (p *Pack) Seal(f Facts, key ed25519.PrivateKey) error {
 	for file, attest := range map[string]func(Manifest) (string, any, error){
 		AttestationFile: func(m Manifest) (string, any, error) { return TestResultPredicate, testResult(m, manifest), nil },
 		EgressAttestationFile: func(m Manifest) (string, any, error) {
-			st, err := egressStatement(p.Dir, m)
+			st, err := egressStatement(m, func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(p.Dir, filepath.FromSlash(rel))) })
 			return EgressPredicate, st, err
 		},
 	} {

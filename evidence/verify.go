@@ -93,6 +93,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 	}
 	r.Files, r.Ephemeral = len(m.Files), m.Facts.EphemeralKey
 	listed := map[string]bool{}
+	egress := map[string][]byte{} // the egress records, read once, for the egress attestation
 	for _, e := range m.Files {
 		if err := safeRel(filepath.FromSlash(e.Path)); err != nil || sealFiles[e.Path] {
 			r.Problems = append(r.Problems, fmt.Sprintf("manifest.json names %q, which is not a file inside the pack", e.Path))
@@ -119,6 +120,9 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 			r.Changed = append(r.Changed, e.Path)
 		}
 		r.Problems = append(r.Problems, shapesIn(e.Path, b)...)
+		if isEgressRecord(e.Path) {
+			egress[e.Path] = b
+		}
 	}
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -154,7 +158,7 @@ func Verify(dir string, trusted ed25519.PublicKey) (*Report, error) {
 	if err != nil || !ed25519.Verify(key, manifest, sig) {
 		r.Problems = append(r.Problems, "manifest.sig does not verify manifest.json with the key")
 	}
-	r.Problems = append(r.Problems, verifyAttestations(dir, key, manifest, m)...)
+	r.Problems = append(r.Problems, verifyAttestations(dir, key, manifest, m, egress)...)
 	return r, nil
 }
 
@@ -230,7 +234,7 @@ func readRegular(dir, name string) ([]byte, error) {
 // payload type and predicate type, and that its subjects are exactly
 // manifest.json and the files it lists; and that the egress predicate
 // lists exactly the pack's egress records and the manifest's network.
-func verifyAttestations(dir string, key ed25519.PublicKey, manifest []byte, m Manifest) []string {
+func verifyAttestations(dir string, key ed25519.PublicKey, manifest []byte, m Manifest, egress map[string][]byte) []string {
 	var problems []string
 	if _, err := verifyStatement(dir, AttestationFile, TestResultPredicate, key, manifest, m); err != nil {
 		problems = append(problems, AttestationFile+": "+err.Error())
@@ -240,7 +244,12 @@ func verifyAttestations(dir string, key ed25519.PublicKey, manifest []byte, m Ma
 		var got EgressStatement
 		b, _ := protojson.Marshal(st.Predicate)
 		if err = json.Unmarshal(b, &got); err == nil {
-			want, werr := egressStatement(dir, m)
+			want, werr := egressStatement(m, func(rel string) ([]byte, error) {
+				if b, ok := egress[rel]; ok {
+					return b, nil
+				}
+				return nil, fmt.Errorf("%s cannot be read", rel)
+			})
 			got.Attempts, want.Attempts = normalTimes(got.Attempts), normalTimes(want.Attempts)
 			if err = werr; err == nil && !reflect.DeepEqual(got, want) {
 				err = fmt.Errorf("the predicate does not describe the pack's network (manifest facts.network, %d egress records; it lists %d)",

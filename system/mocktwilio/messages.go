@@ -223,7 +223,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.messages, rec.SID)
-	s.removeFile(rec.SID)
+	s.persistRemoval(rec.SID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

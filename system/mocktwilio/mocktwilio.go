@@ -396,7 +396,7 @@ func (s *Server) Messages(to, from string) []Record {
 func (s *Server) handleClear(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	for sid := range s.messages {
-		s.removeFile(sid)
+		s.persistRemoval(sid)
 	}
 	s.messages = map[string]*Record{}
 	s.mu.Unlock()
@@ -480,8 +480,8 @@ func (s *Server) persist(rec *Record) {
 	s.queue(journalEntry{SID: rec.SID, Record: &c})
 }
 
-// removeFile queues a deleted message's removal. Callers hold s.mu.
-func (s *Server) removeFile(sid string) {
+// persistRemoval queues a deleted message's removal. Callers hold s.mu.
+func (s *Server) persistRemoval(sid string) {
 	if s.cfg.DataDir == "" {
 		return
 	}
