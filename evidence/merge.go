@@ -128,28 +128,12 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 	skippedIn := map[string]int{}  // spec → packs that skipped it
 	for _, s := range sources {
 		fs := s.m.Facts
-		renames := map[string]string{}
-		for _, e := range s.m.Files {
-			if merges[e.Path] {
-				continue
-			}
-			data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(e.Path)))
-			if err != nil {
-				return nil, err
-			}
-			rel := e.Path
-			if have, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(rel))); err == nil {
-				if bytes.Equal(have, data) {
-					continue
-				}
-				ext := path.Ext(rel)
-				rel = fmt.Sprintf("%s.shard%d%s", strings.TrimSuffix(rel, ext), s.shard, ext)
-				renames[e.Path] = rel
-				merged.Renamed = append(merged.Renamed, e.Path+" → "+rel)
-			}
-			if err := p.write(filepath.FromSlash(rel), data); err != nil {
-				return nil, err
-			}
+		renames, err := p.copyFrom(s.dir, s.m.Files, merges, s.shard)
+		if err != nil {
+			return nil, err
+		}
+		for old, new := range renames {
+			merged.Renamed = append(merged.Renamed, old+" → "+new)
 		}
 		renamed := func(file string) string {
 			if r, ok := renames[file]; ok {
@@ -166,20 +150,10 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 			line, _ := json.Marshal(r)
 			records.Write(append(line, '\n'))
 		}
-		var js reporters.JUnitTestSuites
-		if b, err := os.ReadFile(filepath.Join(s.dir, junitFile)); err == nil {
-			if err := xml.Unmarshal(b, &js); err != nil {
-				return nil, fmt.Errorf("evidence: merge: %s/junit.xml: %w", s.dir, err)
-			}
-			for i := range js.TestSuites {
-				for j := range js.TestSuites[i].TestCases {
-					c := &js.TestSuites[i].TestCases[j]
-					for old, new := range renames {
-						c.SystemOut = strings.ReplaceAll(c.SystemOut, "[[ATTACHMENT|"+old+"]]", "[[ATTACHMENT|"+new+"]]")
-					}
-				}
-			}
-			suites = append(suites, js)
+		if js, err := readJUnit(s.dir, renames); err != nil {
+			return nil, err
+		} else if js != nil {
+			suites = append(suites, *js)
 		}
 		for _, c := range fs.Contracts {
 			b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(c.Report)))
@@ -202,9 +176,7 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 				m = &Flow{Name: fl.Name, Outcome: "skipped"}
 				flows[fl.Name] = m
 			}
-			if fl.Outcome != "skipped" {
-				m.Outcome = FlowOutcome(m.Outcome, fl.Outcome)
-			}
+			m.Outcome = FlowOutcome(m.Outcome, fl.Outcome)
 			m.Duration += fl.Duration
 			for _, file := range fl.Files {
 				m.Files = append(m.Files, renamed(file))
@@ -300,8 +272,60 @@ func Merge(out string, srcs []string, key ed25519.PrivateKey, trusted ed25519.Pu
 	if !r.OK() {
 		return nil, fmt.Errorf("evidence: merge: the merged pack does not verify:\n%s", r)
 	}
+	slices.Sort(merged.Renamed)
 	merged.Facts = f
 	return merged, nil
+}
+
+// copyFrom copies the files of the pack at dir into p, but those in skip:
+// a file p holds already with the same bytes once, with other bytes as
+// name.shardK.ext. It returns the renamed files, old → new.
+func (p *Pack) copyFrom(dir string, files []Entry, skip map[string]bool, shard int) (map[string]string, error) {
+	renames := map[string]string{}
+	for _, e := range files {
+		if skip[e.Path] {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
+		if err != nil {
+			return nil, err
+		}
+		rel := e.Path
+		if have, err := os.ReadFile(filepath.Join(p.Dir, filepath.FromSlash(rel))); err == nil {
+			if bytes.Equal(have, data) {
+				continue
+			}
+			ext := path.Ext(rel)
+			rel = fmt.Sprintf("%s.shard%d%s", strings.TrimSuffix(rel, ext), shard, ext)
+			renames[e.Path] = rel
+		}
+		if err := p.write(filepath.FromSlash(rel), data); err != nil {
+			return nil, err
+		}
+	}
+	return renames, nil
+}
+
+// readJUnit reads the junit.xml of the pack at dir (nil when it has none),
+// its attachments renamed as renames says.
+func readJUnit(dir string, renames map[string]string) (*reporters.JUnitTestSuites, error) {
+	b, err := os.ReadFile(filepath.Join(dir, junitFile))
+	if err != nil {
+		return nil, nil
+	}
+	var js reporters.JUnitTestSuites
+	if err := xml.Unmarshal(b, &js); err != nil {
+		return nil, fmt.Errorf("evidence: merge: %s/junit.xml: %w", dir, err)
+	}
+	for i := range js.TestSuites {
+		for j := range js.TestSuites[i].TestCases {
+			c := &js.TestSuites[i].TestCases[j]
+			for old, new := range renames {
+				c.SystemOut = strings.ReplaceAll(c.SystemOut, "[[ATTACHMENT|"+old+"]]", "[[ATTACHMENT|"+new+"]]")
+			}
+		}
+	}
+	return &js, nil
 }
 
 // mergeJUnit makes one report of the shards' reports: one suite (the
