@@ -115,6 +115,21 @@ var decoders sync.Once
 
 // NewJudge loads an OpenAPI document (JSON or YAML).
 func NewJudge(name string, spec Spec, document []byte) (*Judge, error) {
+	doc, err := load(name, document)
+	if err != nil {
+		return nil, err
+	}
+	return judgeOf(name, spec, doc), nil
+}
+
+// judgeOf is a judge of a loaded document, which judges share: none
+// changes it.
+func judgeOf(name string, spec Spec, doc *openapi3.T) *Judge {
+	return &Judge{Name: name, Spec: spec, doc: doc, router: newRouter(doc)}
+}
+
+// load parses an OpenAPI document.
+func load(name string, document []byte) (*openapi3.T, error) {
 	decoders.Do(func() {
 		for _, ct := range []string{"text/xml", "text/event-stream", "text/csv", "text/plain", "text/html"} {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
@@ -131,7 +146,7 @@ func NewJudge(name string, spec Spec, document []byte) (*Judge, error) {
 	doc.Servers = nil // judge paths as the document writes them, whatever host served them
 	// The document itself is not judged (vendors' documents fail their own
 	// schemas: QUIRKS.md), only what it says of exchanges.
-	return &Judge{Name: name, Spec: spec, doc: doc, router: newRouter(doc)}, nil
+	return doc, nil
 }
 
 // Operations are the contract's operations, "METHOD /path", sorted.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/real-estate-os/reos/internal/contracts"
 )
@@ -42,7 +45,7 @@ func ForVendor(name string) (*Judge, error) {
 	if !ok {
 		return nil, fmt.Errorf("no vendor contract named %q: %s", name, strings.Join(Vendors, ", "))
 	}
-	doc, err := contracts.Load(d.file)
+	doc, err := vendorDocument(name, d.file)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +54,36 @@ func ForVendor(name string) (*Judge, error) {
 		spec.Source = "https://github.com/" + pin.Repo + "/blob/" + pin.Commit + "/" + pin.Path
 		spec.Pin = "sha256:" + pin.SHA256
 	}
-	j, err := NewJudge(name, spec, doc)
-	if err != nil {
-		return nil, err
-	}
+	j := judgeOf(name, spec, doc)
 	j.Base = d.base
 	j.Skip = func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/mock/") }
 	return j, nil
+}
+
+// parsed holds each vendor's document, parsed once per process (Twilio's
+// takes a quarter of a second): every judge of the vendor, and the
+// coverage of its ledger, share it.
+var parsed sync.Map // contract name → func() (*openapi3.T, error)
+
+func vendorDocument(name, file string) (*openapi3.T, error) {
+	f, _ := parsed.LoadOrStore(name, sync.OnceValues(func() (*openapi3.T, error) {
+		doc, err := contracts.Load(file)
+		if err != nil {
+			return nil, err
+		}
+		return load(name, doc)
+	}))
+	return f.(func() (*openapi3.T, error))()
+}
+
+// Preload parses the named vendors' documents in the background, for
+// ForVendor to find them parsed: a suite calls it first thing, so the
+// parse overlaps starting the stack. A name without a document is left
+// out; errors surface in ForVendor.
+func Preload(names ...string) {
+	for _, name := range names {
+		if d, ok := vendorDocuments[name]; ok {
+			go vendorDocument(name, d.file)
+		}
+	}
 }

@@ -22,12 +22,13 @@ type memoJob struct {
 }
 
 var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Ordered, ContinueOnFailure, func() {
-	// One user's two properties; the memo jobs of the first It (two
-	// requests, one PDF) are what the later Its read.
+	// One user's two properties; the memo jobs of the first two Its (two
+	// requests in different seconds, one PDF) are what the later Its read.
 	var (
 		s        *h.Spec
 		p, other *h.Property
 		j1, j2   memoJob
+		done1    time.Time // when the first job was seen done
 	)
 	generate := func(key string, id int64) (*h.Response, memoJob) {
 		GinkgoHelper()
@@ -55,29 +56,41 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 		Expect(j1.SHA256).NotTo(BeEmpty(), "no rendered memo to read: the first spec of this flow did not render one")
 	}
 	BeforeAll(func() {
-		env.Prewarm() // the viewer's It opens a page
 		s = env.NewSpec("memo")
 		p = s.CreateProperty(1, h.NewProperty{PriceDollars: 245_000, ARVDollars: 330_000, RehabDollars: 25_000, RentDollars: 2_100, ListedDaysAgo: 30})
 		other = s.CreateProperty(2, h.NewProperty{})
 	})
 	AfterEach(func() { s.EachIt() })
 
-	It("renders the same PDF bytes for two requests made in different seconds", func() {
-		r1, j := generate(s.Key+"-a", p.ID)
-		s.Record("memo-generate", r1)
-		first := wait(j.ID)
-		// The second rendering starts in a later second than the first
-		// ended (PDF dates have whole seconds): a clock-stamped memo differs.
-		done := time.Now()
-		Eventually(func() int64 { return time.Now().Unix() }).WithTimeout(3 * time.Second).WithPolling(20 * time.Millisecond).Should(BeNumerically(">", done.Unix()))
-		_, j = generate(s.Key+"-b", p.ID)
-		Expect(j.ID).NotTo(Equal(first.ID), "two keys, two jobs")
+	It("renders a memo and shows every page of it and its hash in the viewer", func() {
+		r, j := generate(s.Key+"-a", p.ID)
+		s.Record("memo-generate", r)
+		j1, done1 = wait(j.ID), time.Now()
+		Expect(j1.SHA256).To(HaveLen(64))
+		page := s.NewPage()
+		s.SignInWithoutPage()
+		_, err := page.Goto(s.Target.URL + "/memos/" + j1.ID)
+		Expect(err).NotTo(HaveOccurred())
+		h.WaitFor(page, h.TestID("memo-viewer"), 10*time.Second, "the memo viewer")
+		Expect(h.Text(page, h.TestID("memo-sha"))).To(Equal(j1.SHA256))
+		Expect(h.Eval(page, `() => [...document.querySelectorAll('[data-testid="memo-page"]')].every((i) => i.complete && i.naturalWidth > 500)`, 20*time.Second)).
+			To(BeTrue(), "the viewer does not show every page of the memo")
+		s.Shot(page, "memo_pdf_viewer.png", true) // the whole memo, every page, not the first screenful
+	})
+
+	It("renders the same PDF bytes for a second request made in a later second", func() {
+		rendered()
+		// PDF dates have whole seconds: the second rendering starts in a
+		// later second than the first ended, or a clock-stamped memo would
+		// pass. (The viewer's spec has usually used that second up.)
+		Eventually(func() int64 { return time.Now().Unix() }).WithTimeout(3 * time.Second).WithPolling(20 * time.Millisecond).Should(BeNumerically(">", done1.Unix()))
+		_, j := generate(s.Key+"-b", p.ID)
+		Expect(j.ID).NotTo(Equal(j1.ID), "two keys, two jobs")
 		second := wait(j.ID)
-		Expect(first.SHA256).To(HaveLen(64))
-		if second.SHA256 != first.SHA256 {
-			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, first, second))
+		if second.SHA256 != j1.SHA256 {
+			Fail("two renderings of one property gave different PDFs: " + pdfDifference(s, j1, second))
 		}
-		j1, j2 = first, second
+		j2 = second
 	})
 
 	It("replays the job for a request sent again under its key, and refuses a changed request under it", func() {
@@ -107,6 +120,9 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 		rendered()
 		var pdf []byte
 		for i, j := range []memoJob{j1, j2} {
+			if j.SHA256 == "" {
+				continue // the second rendering failed its own spec
+			}
 			r, err := (&h.Client{HTTP: s.API.HTTP}).Expect(200, "GET", j.MemoURL, nil)
 			Expect(err).NotTo(HaveOccurred())
 			sum := sha256.Sum256(r.Body)
@@ -123,19 +139,6 @@ var _ = Describe("03 memo generation", Label("memo", "pdf", "idempotency"), Orde
 			usd(p.ListPriceCents), usd(p.ARVCents), usd(p.RehabCents), usd(p.ARVCents - p.ListPriceCents - p.RehabCents), usd(p.MonthlyRentCents)} {
 			Expect(text).To(ContainSubstring(want), "the memo's text (pdftotext) lacks %q", want)
 		}
-	})
-
-	It("shows every page of the memo and its hash in the viewer", func() {
-		rendered()
-		page := s.NewPage()
-		s.SignIn(page)
-		_, err := page.Goto(s.Target.URL + "/memos/" + j1.ID)
-		Expect(err).NotTo(HaveOccurred())
-		h.WaitFor(page, h.TestID("memo-viewer"), 10*time.Second, "the memo viewer")
-		Expect(h.Text(page, h.TestID("memo-sha"))).To(Equal(j1.SHA256))
-		Expect(h.Eval(page, `() => [...document.querySelectorAll('[data-testid="memo-page"]')].every((i) => i.complete && i.naturalWidth > 500)`, 20*time.Second)).
-			To(BeTrue(), "the viewer does not show every page of the memo")
-		s.Shot(page, "memo_pdf_viewer.png", true) // the whole memo, every page, not the first screenful
 	})
 
 	It("raises no page errors, console errors or CSP violations on the way", func() {

@@ -43,6 +43,7 @@ var env *harness.Env
 var first *harness.Target
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	harness.Prewarm()
 	cfg, err := harness.Load(os.Getenv)
 	Expect(err).NotTo(HaveOccurred())
 	t, stop, err := harness.Start(ctx, cfg)
@@ -55,6 +56,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	b, _ := json.Marshal(t)
 	return b
 }, func(b []byte) {
+	harness.Prewarm()
 	var err error
 	env, err = harness.Connect(b)
 	Expect(err).NotTo(HaveOccurred())

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/real-estate-os/reos/internal/progress"
 	"github.com/real-estate-os/reos/internal/repo"
 	"github.com/real-estate-os/reos/internal/sandbox"
+	"github.com/real-estate-os/reos/system/app"
 )
 
 // `reos green` runs the eight flows of suites/ in mock mode and then in
@@ -122,6 +125,9 @@ type greenOptions struct {
 	race         bool
 	procs        int // Ginkgo processes
 	stdout       io.Writer
+	// infra are the settings of the infrastructure green started in
+	// containers (app.Containerized), for the suite's processes.
+	infra map[string]string
 }
 
 // runGreen is `reos green`. The suite runs with this process's environment
@@ -214,6 +220,13 @@ func runGreen(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "reos green: built in %.1fs; %s; %d Ginkgo processes on %d cores\n", built.Seconds(), isolation, o.procs, runtime.NumCPU())
 	if note := testResultsNote(root); note != "" {
 		fmt.Fprintf(stdout, "reos green: %s\n", note)
+	}
+	if o.infra, err = app.Containerized(ctx, os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "reos green: %v\n", err)
+		return 1
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.infra)) {
+		fmt.Fprintf(stdout, "reos green: %s points at a container: nothing answered on the default port, and a Docker engine did\n", k)
 	}
 	want, err := planned(ctx, o) // the same specs in every mode
 	if err != nil {
@@ -444,12 +457,15 @@ func runMode(ctx context.Context, o greenOptions, mode string, want map[string]i
 		if err != nil {
 			return problem("%v", err)
 		}
-		args = append([]string{"isolate", "--", name}, args...)
+		args = append([]string{"isolate", "--forward", forwarded(o.infra), "--", name}, args...)
 		name = self
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = filepath.Join(o.root, "suites")
 	cmd.Env = greenEnv(os.Environ(), mode, progressFile, egressFile)
+	for k, v := range o.infra {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	if !o.isolate {
 		cmd.Env = append(cmd.Env, sandbox.OutsideEnv+"="+o.isolation)
 	}
@@ -542,6 +558,18 @@ func (r *modeResult) failedSpecs() bool {
 		}
 	}
 	return false
+}
+
+// forwarded are the host ports reos isolate lets the suite reach: the
+// services' default ports, and those of the containers green started.
+func forwarded(infra map[string]string) string {
+	ports := []string{"5432", "6379", "5672"}
+	for _, v := range infra {
+		if u, err := url.Parse(v); err == nil && u.Port() != "" && !slices.Contains(ports, u.Port()) {
+			ports = append(ports, u.Port())
+		}
+	}
+	return strings.Join(ports, ",")
 }
 
 // greenEnv is the suite's environment for mode: the caller's, with the

@@ -248,3 +248,15 @@ func TestShardOf(t *testing.T) {
 		}
 	}
 }
+
+// Under reos isolate, the suite reaches the services' default ports and
+// the containers green started for what was missing.
+func TestForwardedPorts(t *testing.T) {
+	if got := forwarded(nil); got != "5432,6379,5672" {
+		t.Errorf("no containers: %q", got)
+	}
+	got := forwarded(map[string]string{"DATABASE_URL": "postgres://reos:reos@localhost:32768/reos?sslmode=disable", "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/"})
+	if got != "5432,6379,5672,32768" {
+		t.Errorf("a PostgreSQL container on 32768 and RabbitMQ on its own port: %q", got)
+	}
+}

@@ -47,7 +47,11 @@ func Launch(stderr io.Writer) (*Browser, error) {
 		os.Setenv("PLAYWRIGHT_DRIVER_PATH", driver)
 	}
 	if os.Getenv("PLAYWRIGHT_NODEJS_PATH") == "" {
-		os.Setenv("PLAYWRIGHT_NODEJS_PATH", "/usr/bin/node")
+		node := "/usr/bin/node"
+		if shim, err := VersionShim(driver, node); err == nil {
+			node = shim
+		}
+		os.Setenv("PLAYWRIGHT_NODEJS_PATH", node)
 	}
 	if _, err := os.Stat(filepath.Join(driver, "package", "cli.js")); err != nil {
 		return nil, fmt.Errorf("the Playwright driver is missing at %s: run scripts/setup", driver)
@@ -67,6 +71,48 @@ func Launch(stderr io.Writer) (*Browser, error) {
 	}
 	return &Browser{Browser: b, pw: pw}, nil
 }
+
+// VersionShim writes, once, a Node stand-in into the driver's directory
+// and returns its path: playwright-go checks the driver's version at every
+// launch with "node cli.js --version", which loads the whole CLI (a third
+// of a second, in each suite process); the shim answers that question from
+// the driver's package.json, and runs node for everything else.
+func VersionShim(driver, node string) (string, error) {
+	path := filepath.Join(driver, "node-version-shim")
+	script := fmt.Sprintf(shim, node)
+	if b, err := os.ReadFile(path); err == nil && string(b) == script {
+		return path, nil
+	}
+	tmp, err := os.CreateTemp(driver, ".node-version-shim-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(script)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path) // whole, whoever writes it last
+	}
+	return path, err
+}
+
+const shim = `#!/bin/sh
+# Written by reos (internal/browser.VersionShim): answers "cli.js --version"
+# from the driver's package.json, and runs Node for everything else.
+if [ "$#" -eq 2 ] && [ "$2" = "--version" ]; then
+	v=$(sed -n 's/^  "version": "\([^"]*\)",$/\1/p' "${1%%/cli.js}/package.json")
+	if [ -n "$v" ]; then
+		echo "Version $v"
+		exit 0
+	fi
+fi
+exec '%s' "$@"
+`
 
 // Stop closes the browser and stops the driver.
 func (b *Browser) Stop() error {

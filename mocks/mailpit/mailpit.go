@@ -46,7 +46,8 @@ type Process struct {
 	SMTPAddr string // host:port for SMTP
 	APIURL   string // base URL of the web API
 	cmd      *exec.Cmd
-	done     chan error
+	exited   chan struct{} // closed once Mailpit has exited; err says how
+	err      error
 }
 
 // Start runs Mailpit with its database in dataDir. It never looks anything
@@ -81,7 +82,7 @@ func start(ctx context.Context, path, dataDir string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{SMTPAddr: "127.0.0.1:" + smtpPort, APIURL: "http://127.0.0.1:" + apiPort, done: make(chan error, 1)}
+	p := &Process{SMTPAddr: "127.0.0.1:" + smtpPort, APIURL: "http://127.0.0.1:" + apiPort, exited: make(chan struct{})}
 	p.cmd = exec.Command(path,
 		"--smtp", p.SMTPAddr, "--listen", "127.0.0.1:"+apiPort,
 		"--database", filepath.Join(dataDir, "mail.db"),
@@ -90,7 +91,7 @@ func start(ctx context.Context, path, dataDir string) (*Process, error) {
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("mailpit: start %s: %w", path, err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -103,8 +104,8 @@ func start(ctx context.Context, path, dataDir string) (*Process, error) {
 			}
 		}
 		select {
-		case err := <-p.done:
-			return nil, fmt.Errorf("%w: %v", errExitedAtStart, err)
+		case <-p.exited:
+			return nil, fmt.Errorf("%w: %v", errExitedAtStart, p.err)
 		case <-ctx.Done():
 			p.Close()
 			return nil, errors.New("mailpit did not become ready within 15 s")
@@ -113,18 +114,29 @@ func start(ctx context.Context, path, dataDir string) (*Process, error) {
 	}
 }
 
-// Close stops Mailpit and waits for it.
+// Close stops Mailpit and waits for it: SIGTERM, which it answers by
+// putting its database away and exiting some 300 ms later.
 func (p *Process) Close() error {
 	if p == nil || p.cmd.Process == nil {
 		return nil
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.exited:
 	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+		return p.Kill()
 	}
+	return nil
+}
+
+// Kill stops Mailpit at once and waits for it: for a throwaway data
+// directory, whose mail nobody reads again.
+func (p *Process) Kill() error {
+	if p == nil || p.cmd.Process == nil {
+		return nil
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
 	return nil
 }
 

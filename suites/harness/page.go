@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,6 +170,25 @@ func (s *Spec) SignIn(p playwright.Page) {
 	Must(p.Locator(TestID("login-password")).Fill(s.Password), "fill the password")
 	Must(p.Locator(TestID("login-submit")).Click(), "sign in")
 	WaitFor(p, `[data-testid="connection"][data-state="live"]`, 15*time.Second, "the board, live")
+}
+
+// SignInWithoutPage signs the spec's user in for its browser context by
+// posting the login form from the context itself (its cookies, its
+// X-Forwarded-For), without rendering the login page and the board: for a
+// spec about a page behind the sign-in, not about signing in (flow 01
+// signs in through the page).
+func (s *Spec) SignInWithoutPage() {
+	GinkgoHelper()
+	res, err := s.context().ctx.Request().Post(s.Target.URL+"/login", playwright.APIRequestContextPostOptions{
+		Form:         map[string]any{"email": s.Email, "password": s.Password, "next": "/"},
+		MaxRedirects: playwright.Int(0),
+	})
+	Must(err, "post the login form")
+	defer res.Dispose()
+	if res.Status() != http.StatusSeeOther {
+		body, _ := res.Text()
+		Fail(fmt.Sprintf("POST /login answered %d, not 303 to the board: %.300s", res.Status(), body))
+	}
 }
 
 // Shot records a screenshot of p into the pack.

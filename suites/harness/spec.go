@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mxschmitt/playwright-go"
@@ -30,10 +31,6 @@ type Env struct {
 
 	// api judges the exchanges with the product API against its contract.
 	api *apiJudge
-
-	browserOnce sync.Once
-	browser     *browser.Browser
-	browserErr  error
 }
 
 // Connect builds a process's Env from the target the first process
@@ -65,22 +62,36 @@ func Connect(payload []byte) (*Env, error) {
 	return e, nil
 }
 
-// Browser is the process's Chromium, launched on first use.
-func (e *Env) Browser() (*browser.Browser, error) {
-	e.browserOnce.Do(func() { e.browser, e.browserErr = browser.Launch(GinkgoWriter) })
-	return e.browser, e.browserErr
+// The process's Chromium, launched once: by Prewarm as the process
+// starts, or on first use.
+var (
+	launched atomic.Bool
+	launch   = sync.OnceValues(func() (*browser.Browser, error) { return browser.Launch(GinkgoWriter) })
+)
+
+// Prewarm launches the process's Chromium in the background. The suite
+// calls it as each process starts (six of the eight flows open pages), so
+// that the launch overlaps the stack's start and the flows' first specs
+// instead of delaying the first spec that opens a page. Errors surface
+// there.
+func Prewarm() {
+	launched.Store(true)
+	go launch()
 }
 
-// Prewarm launches the process's Chromium in the background, for a flow
-// whose later specs use it: the launch overlaps the flow's first specs
-// instead of delaying the one that opens a page. Errors surface there.
-func (e *Env) Prewarm() { go e.Browser() }
+// Browser is the process's Chromium.
+func (e *Env) Browser() (*browser.Browser, error) {
+	launched.Store(true)
+	return launch()
+}
 
-// Close stops the browser.
+// Close stops the browser, once a launch in flight is done.
 func (e *Env) Close() {
-	e.browserOnce.Do(func() {}) // waits for a launch in flight (Prewarm)
-	if e.browser != nil {
-		e.browser.Stop()
+	if !launched.Load() {
+		return
+	}
+	if b, _ := launch(); b != nil {
+		b.Stop()
 	}
 }
 

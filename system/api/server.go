@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -185,9 +186,55 @@ const (
 
 // HTTPServer returns an http.Server for h with those timeouts; errorLog
 // may be nil.
-func HTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
-		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, ErrorLog: errorLog}
+func HTTPServer(h http.Handler, errorLog *log.Logger) *GracefulServer {
+	s := &GracefulServer{active: map[net.Conn]struct{}{}}
+	s.Server = &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, ErrorLog: errorLog, ConnState: s.track}
+	return s
+}
+
+// GracefulServer is an http.Server whose Shutdown does not wait for
+// connections that never sent a request.
+type GracefulServer struct {
+	*http.Server
+	mu     sync.Mutex
+	active map[net.Conn]struct{} // connections with a request in flight
+}
+
+func (s *GracefulServer) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == http.StateActive {
+		s.active[c] = struct{}{}
+	} else {
+		delete(s.active, c)
+	}
+}
+
+// Shutdown stops the server as http.Server.Shutdown does: no new
+// connections, and every request in flight answered before it returns, or
+// ctx's error. Unlike it, Shutdown does not wait for connections that have
+// not sent a request — a client's spare connection, which Go's transport
+// dials while another one serves its request, holds http.Server.Shutdown
+// for five seconds: once no request is in flight, they are closed.
+func (s *GracefulServer) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Server.Shutdown(ctx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			s.mu.Lock()
+			idle := len(s.active) == 0
+			s.mu.Unlock()
+			if idle {
+				return s.Server.Close() // Shutdown sees it at its next poll
+			}
+		}
+	}
 }
 
 // ServeHTTP serves the API.

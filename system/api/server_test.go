@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -270,5 +271,55 @@ func TestAClientLeavingIsNotALimiterOutage(t *testing.T) {
 	ts.handler.ServeHTTP(httptest.NewRecorder(), req)
 	if l := log.String(); strings.Contains(l, "rate limiter unavailable") || strings.Contains(l, "request failed") {
 		t.Errorf("a client that left was logged as a failure:\n%s", l)
+	}
+}
+
+// A spare connection (dialed, no request sent) holds http.Server.Shutdown
+// for five seconds; the servers' Shutdown answers the request in flight,
+// then closes it at once.
+func TestShutdownAnswersRequestsAndDropsSpareConnections(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	srv := api.HTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "answered")
+	}), nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	spare, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spare.Close()
+	answer := make(chan string, 1)
+	go func() {
+		res, err := http.Get("http://" + l.Addr().String())
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		answer <- string(b)
+	}()
+	<-started
+	// Well within net/http's five seconds for a connection that sent nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(ctx) }()
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown = %v, want nil: the spare connection held it", err)
+	}
+	if got := <-answer; got != "answered" {
+		t.Errorf("the request in flight got %q, want its answer", got)
+	}
+	spare.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := spare.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("the spare connection: read = %v, want EOF (closed by the server)", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +60,7 @@ type Main struct {
 	relayCancel context.CancelFunc
 	relayWG     sync.WaitGroup
 
-	server   *http.Server
+	server   *api.GracefulServer
 	listener net.Listener
 	serveErr chan error
 }
@@ -364,6 +363,17 @@ func keepOnce(path string, fresh []byte) ([]byte, error) {
 func isDuplicateDatabase(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P04"
+}
+
+// Discard stops a throwaway stack (a test run's) and deletes what its
+// namespace holds (Teardown). Unlike Close, it does not wait for the local
+// stand-ins to put away what they hold: Mailpit is killed, not asked to
+// stop, as its mail goes with the data directory.
+func (m *Main) Discard() error {
+	if m.Providers != nil {
+		m.Providers.discard = true
+	}
+	return errors.Join(m.Close(), m.Teardown())
 }
 
 // Teardown deletes what the deployment's namespace (QUEUE_PREFIX) holds in

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -17,9 +18,10 @@ import (
 // the error says how to get one.
 
 // Containers starts service (postgres, redis or rabbitmq) in a container
-// and returns its URL; nil leaves that tier out. cmd/reos and the suites'
-// harness set it to internal/containers.Start, so that the product itself
-// does not depend on Docker's client.
+// and returns its URL; nil leaves that tier out. cmd/reos sets it to
+// internal/containers.Start, so that the product itself (and the suite's
+// binary, which reos green hands containers' URLs: Containerized) does not
+// depend on Docker's client.
 var Containers func(ctx context.Context, service string) (string, error)
 
 // dependency describes how to find one piece of infrastructure.
@@ -49,10 +51,7 @@ func (d dependency) resolve(ctx context.Context, configured string) (string, err
 	if configured != "" {
 		return configured, nil
 	}
-	dialer := net.Dialer{Timeout: time.Second}
-	conn, err := dialer.DialContext(ctx, "tcp", d.addr)
-	if err == nil {
-		conn.Close()
+	if d.answers(ctx) {
 		return d.localURL, nil
 	}
 	container := ""
@@ -63,7 +62,50 @@ func (d dependency) resolve(ctx context.Context, configured string) (string, err
 		}
 		container = fmt.Sprintf("; no container either (%v)", err)
 	}
-	return "", fmt.Errorf("%s: %s is not set and nothing answers on %s%s: %s", d.name, d.variable, d.addr, container, d.fix)
+	return "", missing{fmt.Sprintf("%s: %s is not set and nothing answers on %s%s: %s", d.name, d.variable, d.addr, container, d.fix)}
+}
+
+// ErrMissing is what an error says (errors.Is) when a piece of
+// infrastructure was found nowhere.
+var ErrMissing = errors.New("infrastructure not found")
+
+type missing struct{ msg string }
+
+func (e missing) Error() string      { return e.msg }
+func (missing) Is(target error) bool { return target == ErrMissing }
+
+// Containerized starts, in containers (Containers), the infrastructure that
+// neither getenv's URL nor the default local port provides, and returns
+// the settings that point at it (DATABASE_URL, REDIS_URL, AMQP_URL): for
+// a command that starts the product in another process, which cannot
+// start containers itself (reos green for the suite). It returns nothing
+// when everything is already there or Containers is nil; an error names
+// what could be found nowhere.
+func Containerized(ctx context.Context, getenv func(string) string) (map[string]string, error) {
+	if Containers == nil {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, d := range []dependency{postgresDep, redisDep, rabbitDep} {
+		if getenv(d.variable) != "" || d.answers(ctx) {
+			continue
+		}
+		u, err := d.resolve(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		out[d.variable] = u
+	}
+	return out, nil
+}
+
+// answers reports whether something listens on the default address.
+func (d dependency) answers(ctx context.Context) bool {
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", d.addr)
+	if err == nil {
+		conn.Close()
+	}
+	return err == nil
 }
 
 // EnsureDatabase creates the database dbURL names when it does not exist

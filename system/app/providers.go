@@ -53,6 +53,7 @@ type Providers struct {
 
 	checks  []api.ProviderCheck
 	closers []func() error
+	discard bool // Close need not keep what the stand-ins hold (Main.Discard)
 }
 
 func (p *Providers) onClose(fn func() error) { p.closers = append(p.closers, fn) }
@@ -181,7 +182,12 @@ func (m *Main) openMail(ctx context.Context, p *Providers, name string) error {
 		if err != nil {
 			return err
 		}
-		p.onClose(mp.Close)
+		p.onClose(func() error {
+			if p.discard {
+				return mp.Kill()
+			}
+			return mp.Close()
+		})
 		addr, endpoint, p.MailpitURL = mp.SMTPAddr, mp.APIURL, mp.APIURL
 	}
 	mailer := &smtp.Mailer{Addr: addr, Dial: p.Guard.DialContext(name), Now: m.Now}

@@ -167,8 +167,15 @@ func (s *Stream) Run(ctx context.Context) {
 			last = newest[0].ID
 		}
 	}
+	// The blocking reads have a connection of their own, closed when ctx
+	// ends: a read blocked in Redis returns then, not when its block ends.
+	opts := *s.c.Options()
+	opts.PoolSize, opts.MinIdleConns, opts.MaxIdleConns = 1, 0, 1
+	reader := goredis.NewClient(&opts)
+	defer reader.Close()
+	defer context.AfterFunc(ctx, func() { reader.Close() })()
 	for ctx.Err() == nil {
-		res, err := s.c.XRead(ctx, &goredis.XReadArgs{Streams: []string{s.key, last}, Block: 250 * time.Millisecond, Count: 256}).Result()
+		res, err := reader.XRead(ctx, &goredis.XReadArgs{Streams: []string{s.key, last}, Block: 250 * time.Millisecond, Count: 256}).Result()
 		if errors.Is(err, goredis.Nil) {
 			continue
 		}
