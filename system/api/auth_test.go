@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/real-estate-os/reos/fixtures"
 	"github.com/real-estate-os/reos/system"
 )
 
@@ -48,5 +51,18 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	srv := HTTPServer(http.NotFoundHandler(), nil)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Errorf("HTTPServer timeouts: header %v, read %v, write %v, idle %v; want all set", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+}
+
+// The seeded demo users' hash is the demo password's, at the cost every
+// other password is hashed with.
+func TestDemoPasswordHash(t *testing.T) {
+	if err := bcrypt.CompareHashAndPassword([]byte(fixtures.DemoPasswordHash), []byte(fixtures.DemoPassword)); err != nil {
+		t.Errorf("fixtures.DemoPasswordHash is not the hash of %q: %v", fixtures.DemoPassword, err)
+	}
+	mine, _ := HashPassword("x")
+	want, _ := bcrypt.Cost([]byte(mine))
+	if cost, err := bcrypt.Cost([]byte(fixtures.DemoPasswordHash)); err != nil || cost != want {
+		t.Errorf("fixtures.DemoPasswordHash has cost %d (%v), HashPassword uses %d", cost, err, want)
 	}
 }

@@ -136,11 +136,7 @@ func (m *Main) Migrate(ctx context.Context) error {
 func (m *Main) Seed(ctx context.Context, demo bool) error {
 	opts := postgres.SeedOptions{Demo: demo || m.Config.Mode == config.ModeMock}
 	if m.Config.Mode == config.ModeMock {
-		hash, err := api.HashPassword(fixtures.DemoPassword)
-		if err != nil {
-			return err
-		}
-		opts.DemoPasswordHash = hash
+		opts.DemoPasswordHash = fixtures.DemoPasswordHash
 	}
 	rep, err := m.DB.Seed(ctx, opts)
 	if err != nil {
@@ -187,17 +183,28 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openQueues(ctx); err != nil {
 		return err
 	}
-	if err := m.Migrate(ctx); err != nil {
-		return err
+	// The providers (and the local stand-ins) start while the schema is
+	// migrated and seeded: neither waits for the other.
+	type opened struct {
+		p   *Providers
+		err error
 	}
-	if err := m.Seed(ctx, false); err != nil {
+	providers := make(chan opened, 1)
+	go func() {
+		p, err := m.openProviders(ctx)
+		providers <- opened{p, err}
+	}()
+	schema := m.Migrate(ctx)
+	if schema == nil {
+		schema = m.Seed(ctx, false)
+	}
+	o := <-providers
+	m.Providers = o.p // Close stops them when the schema failed
+	if err := errors.Join(schema, o.err); err != nil {
 		return err
 	}
 	secret, err := m.jwtSecret()
 	if err != nil {
-		return err
-	}
-	if m.Providers, err = m.openProviders(ctx); err != nil {
 		return err
 	}
 	m.closing = make(chan struct{})

@@ -13,13 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image/png"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -612,17 +611,22 @@ func pdfPagePNG(r *http.Request, pdf []byte, page int) ([]byte, error) {
 	if _, err := exec.LookPath("pdftoppm"); err != nil {
 		return nil, system.Errorf(system.EUNAVAILABLE, "%v", errNoPoppler)
 	}
-	dir, err := os.MkdirTemp("", "reos-memo-page-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+	// pdftoppm's own PNG encoder takes most of its time: it writes the
+	// page as a raw image (PPM) to standard output, and Go encodes it.
 	p := strconv.Itoa(page)
-	root := filepath.Join(dir, "page") // pdftoppm writes root.png
-	cmd := exec.CommandContext(r.Context(), "pdftoppm", "-png", "-r", "110", "-f", p, "-l", p, "-singlefile", "-", root)
+	cmd := exec.CommandContext(r.Context(), "pdftoppm", "-r", "110", "-f", p, "-l", p, "-singlefile", "-")
 	cmd.Stdin = bytes.NewReader(pdf)
-	if err := cmd.Run(); err != nil {
+	raw, err := cmd.Output()
+	if err != nil {
 		return nil, system.Errorf(system.ENOTFOUND, "no page %d", page)
 	}
-	return os.ReadFile(root + ".png")
+	img, err := decodePPM(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pdftoppm: %w", err)
+	}
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, img); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
