@@ -26,6 +26,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/real-estate-os/reos/internal/atomicfile"
 )
 
 // The pack's folders.
@@ -148,30 +150,12 @@ func (p *Pack) write(rel string, data []byte) error {
 	return nil
 }
 
-// writeFile stores data at path atomically: a temporary file beside it,
-// then a rename.
+// writeFile stores data at path atomically, making its directory.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // safeRel refuses a path that is absolute or leaves the pack.

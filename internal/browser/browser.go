@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	"github.com/mxschmitt/playwright-go"
+
+	"github.com/real-estate-os/reos/internal/atomicfile"
 )
 
 // PlaywrightVersion is the playwright-core the driver comes from; it must
@@ -83,22 +85,7 @@ func VersionShim(driver, node string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil && string(b) == script {
 		return path, nil
 	}
-	tmp, err := os.CreateTemp(driver, ".node-version-shim-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(script)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o755)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path) // whole, whoever writes it last
-	}
-	return path, err
+	return path, atomicfile.Write(path, []byte(script), 0o755) // whole, whoever writes it last
 }
 
 const shim = `#!/bin/sh
