@@ -59,3 +59,42 @@ func TestDiscoveryFallsBackToAContainer(t *testing.T) {
 		}
 	}
 }
+
+// For a suite in another process, what is missing is started in a
+// container and handed over as settings; what is configured or answers on
+// its default port is left as it is. Not parallel: it sets the package's
+// Containers and default addresses.
+func TestContainerizedStartsOnlyWhatIsMissing(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // something answers here
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := gone.Addr().String()
+	gone.Close() // nothing answers here
+	saved := [3]dependency{postgresDep, redisDep, rabbitDep}
+	t.Cleanup(func() { postgresDep, redisDep, rabbitDep = saved[0], saved[1], saved[2]; Containers = nil })
+	postgresDep.addr, redisDep.addr, rabbitDep.addr = closed, l.Addr().String(), closed
+
+	if got, err := Containerized(context.Background(), func(string) string { return "" }); err != nil || got != nil {
+		t.Errorf("without a container tier: %v, %v; want nothing", got, err)
+	}
+	var asked []string
+	Containers = func(_ context.Context, service string) (string, error) {
+		asked = append(asked, service)
+		return service + "://127.0.0.1:4000" + string(rune('0'+len(asked))), nil
+	}
+	env := map[string]string{"AMQP_URL": "amqp://configured"}
+	got, err := Containerized(context.Background(), func(k string) string { return env[k] })
+	if err != nil || len(got) != 1 || got["DATABASE_URL"] != "postgres://127.0.0.1:40001" || strings.Join(asked, ",") != "postgres" {
+		t.Errorf("Containerized = %v, %v (asked for %v); want PostgreSQL alone in a container", got, err, asked)
+	}
+	Containers = func(context.Context, string) (string, error) { return "", errors.New("no Docker engine answers") }
+	if _, err := Containerized(context.Background(), func(string) string { return "" }); !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "scripts/setup") {
+		t.Errorf("nothing anywhere: %v, want ErrMissing naming the fix", err)
+	}
+}
