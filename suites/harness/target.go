@@ -208,6 +208,13 @@ func (t *Target) startInProcess(ctx context.Context) (func() error, error) {
 		// leaves them off by default, for developers on plain HTTP).
 		"SECURITY_HEADERS": "true",
 	}
+	if t.Mode == "mock" {
+		// Every user of the run is thrown away with its database: their
+		// passwords are hashed at bcrypt's least cost, not the product's
+		// default 10 (a login's 60 ms of CPU). Production mode, which
+		// refuses a cost below 10, keeps the default.
+		vars["PASSWORD_HASH_COST"] = "4"
+	}
 	for _, k := range []string{"REDIS_URL", "AMQP_URL", "MAILPIT_BIN"} {
 		if v := os.Getenv(k); v != "" {
 			vars[k] = v

@@ -133,15 +133,15 @@ func (t *Tokens) verify(token string) (*Claims, error) {
 	return &c, nil
 }
 
-// HashPassword returns the bcrypt hash of password.
-func HashPassword(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+// HashPassword returns the bcrypt hash of password at cost
+// (PASSWORD_HASH_COST; 0 is bcrypt's default, 10).
+func HashPassword(password string, cost int) (string, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	return string(h), err
 }
-
-// dummyHash is compared against when no user has the email, so a login for
-// an unknown address takes as long as one with a wrong password.
-var dummyHash, _ = HashPassword("reos-no-such-user")
 
 type claimsKey struct{}
 
@@ -235,7 +235,7 @@ func (s *Server) checkLogin(w http.ResponseWriter, r *http.Request, email, passw
 		return nil, err
 	}
 	u, err := s.users.FindUserByEmail(r.Context(), email)
-	hash := dummyHash
+	hash := s.dummyHash() // a login for an unknown address takes as long as one with a wrong password
 	if err == nil {
 		hash = u.PasswordHash
 	} else if system.ErrorCode(err) != system.ENOTFOUND {
@@ -279,7 +279,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if bad := system.CheckNewUser(req.Email, req.Role, req.Password); len(bad) > 0 {
 		return system.Invalid(bad)
 	}
-	hash, err := HashPassword(req.Password)
+	hash, err := HashPassword(req.Password, s.cfg.PasswordCost)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func TestDemoPasswordHash(t *testing.T) {
 	if err := bcrypt.CompareHashAndPassword([]byte(fixtures.DemoPasswordHash), []byte(fixtures.DemoPassword)); err != nil {
 		t.Errorf("fixtures.DemoPasswordHash is not the hash of %q: %v", fixtures.DemoPassword, err)
 	}
-	mine, _ := HashPassword("x")
+	mine, _ := HashPassword("x", 0)
 	want, _ := bcrypt.Cost([]byte(mine))
 	if cost, err := bcrypt.Cost([]byte(fixtures.DemoPasswordHash)); err != nil || cost != want {
 		t.Errorf("fixtures.DemoPasswordHash has cost %d (%v), HashPassword uses %d", cost, err, want)

@@ -42,6 +42,8 @@ type Settings struct {
 	RateLimitPerMinute int
 	RateLimitFailOpen  bool
 	SSEHeartbeat       time.Duration
+	// PasswordCost is the bcrypt cost of new passwords (0: bcrypt's default).
+	PasswordCost int
 }
 
 // SettingsFrom takes the API's settings from the product's configuration.
@@ -49,7 +51,7 @@ func SettingsFrom(c *config.Config) Settings {
 	return Settings{Mode: c.Mode, PublicURL: c.PublicURL, Features: c.Features, Providers: c.Providers(), Sends: c.Sends(),
 		Signatures: c.CheckSignatures(), RequireIfMatch: c.RequireIfMatch, SecurityHeaders: c.SecurityHeaders,
 		CORSOrigins: c.CORSOrigins, TrustedProxies: c.TrustedProxies, RateLimitPerMinute: c.RateLimitPerMinute,
-		RateLimitFailOpen: c.RateLimitFailOpen, SSEHeartbeat: c.SSEHeartbeat}
+		RateLimitFailOpen: c.RateLimitFailOpen, SSEHeartbeat: c.SSEHeartbeat, PasswordCost: c.PasswordCost}
 }
 
 // Verifiers check the signatures of callbacks: Twilio's status callbacks
@@ -130,6 +132,9 @@ type Server struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	router      chi.Router
+	// dummyHash is what a login for an unknown address is compared with:
+	// a hash at the cost of real ones, made on first use.
+	dummyHash func() string
 }
 
 // NewServer returns a Server with every route mounted.
@@ -155,6 +160,10 @@ func NewServer(c ServerConfig) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.dummyHash = sync.OnceValue(func() string {
+		h, _ := HashPassword("reos-no-such-user", s.cfg.PasswordCost)
+		return h
+	})
 	s.routes()
 	return s, nil
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/real-estate-os/reos/mocks/fake"
 	"github.com/real-estate-os/reos/system"
 	"github.com/real-estate-os/reos/system/api"
@@ -321,5 +323,30 @@ func TestShutdownAnswersRequestsAndDropsSpareConnections(t *testing.T) {
 	spare.SetReadDeadline(time.Now().Add(3 * time.Second))
 	if _, err := spare.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("the spare connection: read = %v, want EOF (closed by the server)", err)
+	}
+}
+
+// New passwords are hashed at PASSWORD_HASH_COST.
+func TestNewPasswordsTakeTheConfiguredCost(t *testing.T) {
+	for _, cost := range []int{0, 5} {
+		var stored string
+		ts := newTestServer(t, func(ts *testServer) {
+			ts.cfg.Settings.PasswordCost = cost
+			ts.cfg.Users = &fake.UserService{CreateUserFn: func(_ context.Context, u *system.User) error {
+				stored, u.ID = u.PasswordHash, 9
+				return nil
+			}}
+		})
+		res, body := ts.do(t, "POST", "/api/v1/users", `{"email":"new@reos.example","password":"Vq8-tundra-Plinth-44","role":"agent"}`, 1, system.RoleAdmin)
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("create user: %d %s", res.StatusCode, body)
+		}
+		want := cost
+		if cost == 0 {
+			want = bcrypt.DefaultCost
+		}
+		if got, err := bcrypt.Cost([]byte(stored)); err != nil || got != want {
+			t.Errorf("PasswordCost %d: stored a hash of cost %d (%v), want %d", cost, got, err, want)
+		}
 	}
 }

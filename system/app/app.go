@@ -160,7 +160,7 @@ func (m *Main) CreateUser(ctx context.Context, email string, role system.Role, p
 	} else if system.ErrorCode(err) != system.ENOTFOUND {
 		return nil, false, err
 	}
-	hash, err := api.HashPassword(password)
+	hash, err := api.HashPassword(password, m.Config.PasswordCost)
 	if err != nil {
 		return nil, false, err
 	}

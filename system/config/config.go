@@ -53,6 +53,7 @@ type Config struct {
 	SSEHeartbeat       time.Duration
 	SSEBuffer          int64
 	WebhookSecrets     []string
+	PasswordCost       int // bcrypt cost of new passwords
 
 	Addr            string // where the API listens
 	PublicURL       string // how clients reach the API; derived from Addr when empty
@@ -252,6 +253,15 @@ var Vars = []Var{
 			}
 			return nil
 		}},
+	{Name: "PASSWORD_HASH_COST", Default: "10", Usage: "bcrypt cost of new passwords, 4 to 31; production mode takes 10 or more (a lower cost is for mock-mode stacks whose users are throwaway, like the suite's)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 4 || n > 31 {
+				return errors.New("must be an integer from 4 to 31")
+			}
+			c.PasswordCost = n
+			return nil
+		}},
 	{Name: "JWT_TTL", Default: "1h", Usage: "lifetime of an access token", set: durationVar(func(c *Config) *time.Duration { return &c.JWTTTL })},
 
 	{Name: "EMAIL_FROM", Default: "Real Estate OS <deals@reos.example.com>", Usage: "sender of owner emails",
@@ -351,6 +361,9 @@ func (c *Config) check() []error {
 			errs = append(errs, errors.New("FEATURE_EXTERNAL_SENDS=true: mock mode never sends outside the machine; use APP_MODE=production"))
 		}
 	case ModeProduction:
+		if c.PasswordCost < 10 {
+			errs = append(errs, fmt.Errorf("PASSWORD_HASH_COST=%d: production mode hashes passwords at bcrypt cost 10 or more", c.PasswordCost))
+		}
 		if !c.Features.WebhookSignatures {
 			errs = append(errs, errors.New("FEATURE_WEBHOOK_SIGNATURES=false: signatures can only be switched off in mock mode"))
 		}
