@@ -48,7 +48,7 @@ var _ = Describe("04 email tracking", Label("email", "ui"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		s.Record("email-open-pixel", r)
 		h.WaitFor(page, `[data-testid="thread-email"] [data-testid="message-opened"]`, 10*time.Second, "opened, live")
-		h.Must(page.Locator(h.TestID("thread-email")).ScrollIntoViewIfNeeded(), "show the thread")
+		h.ScrollTo(page, h.TestID("thread-email"), 10*time.Second, "the thread")
 		s.Shot(page, "email_thread_opened.png", false) // the drawer's thread, the email marked opened
 
 		rendering := s.NewStranger(h.OtherIP())

@@ -232,6 +232,20 @@ func Eval(p playwright.Page, fn string, timeout time.Duration) bool {
 	}
 }
 
+// ScrollTo scrolls the first element matching selector into view. A live
+// update may render it anew meanwhile (a vendor's late status event
+// redraws a thread): a detached element is looked up again, until timeout.
+func ScrollTo(p playwright.Page, selector string, timeout time.Duration, what string) {
+	GinkgoHelper()
+	var err error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = p.Locator(selector).First().ScrollIntoViewIfNeeded(playwright.LocatorScrollIntoViewIfNeededOptions{Timeout: playwright.Float(1000)}); err == nil {
+			return
+		}
+	}
+	Fail(fmt.Sprintf("scroll to %s (%s) in %s for %v: %v", what, selector, p.URL(), timeout, err))
+}
+
 // Shot2 records the screenshots of two pages side by side, as one PNG.
 func (s *Spec) Shot2(a, b playwright.Page, name string) {
 	GinkgoHelper()
