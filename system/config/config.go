@@ -235,14 +235,7 @@ var Vars = []Var{
 	{Name: "QUEUE_PREFIX", Default: "reos", Usage: "prefix of every RabbitMQ exchange and queue and every Redis key (one per deployment or test run)",
 		set: func(c *Config, v string) error { c.QueuePrefix = v; return nonEmpty(v) }},
 	{Name: "JOB_MAX_ATTEMPTS", Default: "5", Usage: "attempts before a job or send is dead-lettered",
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 20 {
-				return errors.New("must be an integer from 1 to 20")
-			}
-			c.JobMaxAttempts = n
-			return nil
-		}},
+		set: intVar(1, 20, func(c *Config) *int { return &c.JobMaxAttempts })},
 	{Name: "JOB_RETRY_BASE", Default: "1s", Usage: "wait before the second attempt; it doubles for each attempt after", set: durationVar(func(c *Config) *time.Duration { return &c.JobRetryBase })},
 	{Name: "REOS_WORKERS", Default: "true", Usage: "run the job workers in this process (false: API only)", set: boolVar(func(c *Config) *bool { return &c.Workers })},
 	{Name: "JWT_SECRET", Usage: "HS256 key for access tokens, at least 32 bytes (mock mode: generated once and kept in REOS_DATA_DIR)", Secret: true,
@@ -254,14 +247,7 @@ var Vars = []Var{
 			return nil
 		}},
 	{Name: "PASSWORD_HASH_COST", Default: "10", Usage: "bcrypt cost of new passwords, 4 to 31; production mode takes 10 or more (a lower cost is for mock-mode stacks whose users are throwaway, like the suite's)",
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 4 || n > 31 {
-				return errors.New("must be an integer from 4 to 31")
-			}
-			c.PasswordCost = n
-			return nil
-		}},
+		set: intVar(4, 31, func(c *Config) *int { return &c.PasswordCost })},
 	{Name: "JWT_TTL", Default: "1h", Usage: "lifetime of an access token", set: durationVar(func(c *Config) *time.Duration { return &c.JWTTTL })},
 
 	{Name: "EMAIL_FROM", Default: "Real Estate OS <deals@reos.example.com>", Usage: "sender of owner emails",
@@ -492,6 +478,17 @@ func boolVar(field func(*Config) *bool) func(*Config, string) error {
 			return errors.New("must be true or false")
 		}
 		*field(c) = b
+		return nil
+	}
+}
+
+func intVar(lo, hi int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be an integer from %d to %d", lo, hi)
+		}
+		*field(c) = n
 		return nil
 	}
 }
