@@ -117,13 +117,7 @@ func TestEmailTokensRedactedInEveryEncoding(t *testing.T) {
 			if _, err := p.Email("email", "kept", eml, nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Seal(evidence.Facts{End: start.Add(time.Minute)}, evidence.NewKey()); err != nil {
-				t.Fatal(err)
-			}
-			r, err := evidence.Verify(p.Dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := sealAndVerify(t, p, evidence.Facts{End: start.Add(time.Minute)})
 			if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "emails/whole.eml holds what looks like a tracking token") {
 				t.Errorf("Verify's problems: %q; want one, for emails/whole.eml", r.Problems)
 			}

@@ -67,6 +67,20 @@ func sealed(t *testing.T) (string, ed25519.PrivateKey) {
 
 func ignore[T any](_ T, err error) error { return err }
 
+// sealAndVerify seals p with a key of its own and returns what Verify
+// reports of it.
+func sealAndVerify(t *testing.T, p *evidence.Pack, f evidence.Facts) *evidence.Report {
+	t.Helper()
+	if err := p.Seal(f, evidence.NewKey()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := evidence.Verify(p.Dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestSealedPackVerifies(t *testing.T) {
 	dir, key := sealed(t)
 	r, err := evidence.Verify(dir, nil)
@@ -425,13 +439,7 @@ func TestVerifyRefusesLeakedSecrets(t *testing.T) {
 		if _, err := p.File("suite", "junit.xml", []byte(leak)); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Seal(evidence.Facts{End: start.Add(time.Minute)}, evidence.NewKey()); err != nil {
-			t.Fatal(err)
-		}
-		r, err := evidence.Verify(p.Dir, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := sealAndVerify(t, p, evidence.Facts{End: start.Add(time.Minute)})
 		if want := "junit.xml holds what looks like " + name; r.OK() || !strings.Contains(r.String(), want) {
 			t.Errorf("%s: report\n%s\nwant it to say %q", name, r, want)
 		}
