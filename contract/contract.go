@@ -139,7 +139,19 @@ func load(name string, document []byte) (*openapi3.T, error) {
 		}
 	})
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(document)
+	var doc *openapi3.T
+	var err error
+	if trimmed := bytes.TrimLeft(document, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		// A JSON document is decoded as JSON. The loader would try YAML
+		// first: Twilio's document fails YAML 24,000 lines in (an escape
+		// JSON allows), a third of its 0.4 s load, before the JSON decode.
+		doc = &openapi3.T{}
+		if err = json.Unmarshal(document, doc); err == nil {
+			err = loader.ResolveRefsIn(doc, nil)
+		}
+	} else {
+		doc, err = loader.LoadFromData(document)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("contract %s: %w", name, err)
 	}

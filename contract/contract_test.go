@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/real-estate-os/reos/contract"
@@ -267,5 +269,101 @@ paths:
 	e := exchange(j, "GET", "/t/open/431b5438a9fc028aeceec5b95fbb9629.gif", "", 200, "", "")
 	if e.Verdict != contract.Conforms || e.Operation != "GET /t/open/{token}" || e.Path != "/t/open/REDACTED" {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// An exchange with a body larger than the proxy judges reaches the other
+// side whole, either way, and stays off the ledger.
+func TestProxyPassesLargeBodiesWhole(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), (8<<20)/16+1) // just over 8 MiB
+	var received atomic.Pointer[[]byte]
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		received.Store(&b)
+		if r.URL.Path == "/things/big" {
+			w.Write(big)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":7,"name":"x"}`))
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	var b strings.Builder
+	proxy := httptest.NewServer(contract.Proxy(judge(t), u, contract.NewLedger(&b)))
+	defer proxy.Close()
+
+	res, err := http.Post(proxy.URL+"/things/7", "application/octet-stream", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := received.Load(); got == nil || !bytes.Equal(*got, big) {
+		t.Errorf("the double did not receive the %d-byte request whole (%s)", len(big), res.Status)
+	}
+	res, err = http.Get(proxy.URL + "/things/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || !bytes.Equal(got, big) {
+		t.Errorf("the client received %d bytes of a %d-byte answer (%v)", len(got), len(big), err)
+	}
+	if b.Len() != 0 {
+		t.Errorf("exchanges too large to judge went on the ledger:\n%s", b.String())
+	}
+}
+
+// A deferred proxy makes its judge when the first exchange comes, once;
+// without a judge it answers 502 and lets nothing through.
+func TestDeferredMakesItsJudgeOnTheFirstExchange(t *testing.T) {
+	var hits atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":7,"name":"x"}`))
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	get := func(proxy *httptest.Server) (int, string) {
+		t.Helper()
+		res, err := http.Get(proxy.URL + "/things/7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+
+	var made atomic.Int32
+	var b strings.Builder
+	j := judge(t)
+	proxy := httptest.NewServer(contract.Deferred(func() (*contract.Judge, error) { made.Add(1); return j, nil }, u, contract.NewLedger(&b)))
+	defer proxy.Close()
+	if made.Load() != 0 {
+		t.Fatal("the judge was made before any exchange")
+	}
+	for range 2 {
+		if status, body := get(proxy); status != 200 {
+			t.Fatalf("through the proxy: %d %s", status, body)
+		}
+	}
+	if made.Load() != 1 {
+		t.Errorf("the judge was made %d times for two exchanges, want once", made.Load())
+	}
+	if entries, err := contract.Read([]byte(b.String())); err != nil || len(entries) != 2 {
+		t.Errorf("ledger: %v %v", entries, err)
+	}
+
+	failing := httptest.NewServer(contract.Deferred(func() (*contract.Judge, error) { return nil, errors.New("the document does not parse") }, u, contract.NewLedger(&b)))
+	defer failing.Close()
+	before := hits.Load()
+	if status, body := get(failing); status != http.StatusBadGateway || !strings.Contains(body, "the document does not parse") {
+		t.Errorf("without a judge: %d %s, want 502 naming the error", status, body)
+	}
+	if hits.Load() != before {
+		t.Error("an exchange went through a proxy without a judge")
 	}
 }

@@ -47,7 +47,7 @@ func Versions(env func(string) (string, bool)) map[string]string {
 		}
 		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
-	if s := run("/usr/bin/chromium", "--version"); s != "" {
+	if s := run("/usr/lib/chromium/chromium-headless-shell", "--version"); s != "" { // internal/browser.Chromium
 		v["Chromium"] = s
 	}
 	if s := run("redis-server", "--version"); s != "" {

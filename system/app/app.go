@@ -68,12 +68,7 @@ type Main struct {
 // Open finds PostgreSQL and connects to it: what `reos migrate` and
 // `reos seed` need. Run opens the rest.
 func (m *Main) Open(ctx context.Context) error {
-	if m.Logger == nil {
-		m.Logger = slog.Default()
-	}
-	if m.Now == nil {
-		m.Now = time.Now
-	}
+	m.defaults()
 	dbURL, err := postgresDep.resolve(ctx, m.Config.DatabaseURL)
 	if err != nil {
 		return err
@@ -96,6 +91,15 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (m *Main) defaults() {
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
 }
 
 // openQueues finds Redis and RabbitMQ and connects to them.
@@ -177,30 +181,31 @@ func (m *Main) CreateUser(ctx context.Context, email string, role system.Role, p
 // Run opens everything, migrates, seeds and starts serving the API. It
 // returns once the API listens; Close stops it.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.Open(ctx); err != nil {
-		return err
-	}
-	if err := m.openQueues(ctx); err != nil {
-		return err
-	}
-	// The providers (and the local stand-ins) start while the schema is
-	// migrated and seeded: neither waits for the other.
+	// PostgreSQL (found, opened, migrated and seeded), Redis and RabbitMQ,
+	// and the providers (with the local stand-ins) start side by side: none
+	// needs another. Each sets fields of its own; all are done before Run
+	// goes on, or returns, so Close finds whatever did open.
+	m.defaults()
 	type opened struct {
 		p   *Providers
 		err error
 	}
-	providers := make(chan opened, 1)
+	providers, queues := make(chan opened, 1), make(chan error, 1)
 	go func() {
 		p, err := m.openProviders(ctx)
 		providers <- opened{p, err}
 	}()
-	schema := m.Migrate(ctx)
+	go func() { queues <- m.openQueues(ctx) }()
+	schema := m.Open(ctx)
+	if schema == nil {
+		schema = m.Migrate(ctx)
+	}
 	if schema == nil {
 		schema = m.Seed(ctx, false)
 	}
-	o := <-providers
-	m.Providers = o.p // Close stops them when the schema failed
-	if err := errors.Join(schema, o.err); err != nil {
+	qerr, o := <-queues, <-providers
+	m.Providers = o.p
+	if err := errors.Join(schema, qerr, o.err); err != nil {
 		return err
 	}
 	secret, err := m.jwtSecret()
