@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/real-estate-os/reos/contract"
+	"github.com/real-estate-os/reos/internal/contracts"
 )
 
 // doc is the contract the tests judge by (contract/upgrade's tests change it).
@@ -365,5 +366,24 @@ func TestDeferredMakesItsJudgeOnTheFirstExchange(t *testing.T) {
 	}
 	if hits.Load() != before {
 		t.Error("an exchange went through a proxy without a judge")
+	}
+}
+
+// Available answers for a vendor without parsing its document: unknown
+// names are refused, rule-judged vendors need no document.
+func TestAvailable(t *testing.T) {
+	if err := contract.Available("twillio"); err == nil || !strings.Contains(err.Error(), "twilio") {
+		t.Errorf("an unknown vendor: %v, want an error naming the known ones", err)
+	}
+	for _, name := range []string{"s3", "gotenberg"} {
+		if err := contract.Available(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := contracts.Load("twilio/twilio_api_v2010.json"); err != nil {
+		t.Skipf("the vendors' documents are not here (scripts/setup fetches them): %v", err)
+	}
+	if err := contract.Available("twilio"); err != nil {
+		t.Errorf("twilio, its document here: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package contract
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -43,7 +44,7 @@ func ForVendor(name string) (*Judge, error) {
 	}
 	d, ok := vendorDocuments[name]
 	if !ok {
-		return nil, fmt.Errorf("no vendor contract named %q: %s", name, strings.Join(Vendors, ", "))
+		return nil, unknownVendor(name)
 	}
 	doc, err := vendorDocument(name, d.file)
 	if err != nil {
@@ -58,6 +59,24 @@ func ForVendor(name string) (*Judge, error) {
 	j.Base = d.base
 	j.Skip = func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/mock/") }
 	return j, nil
+}
+
+// Available says why ForVendor(name) would fail for want of its contract:
+// an unknown name, or a pinned document this machine does not have. It
+// reads the document but does not parse it.
+func Available(name string) error {
+	if !slices.Contains(Vendors, name) {
+		return unknownVendor(name)
+	}
+	if d, ok := vendorDocuments[name]; ok {
+		_, err := contracts.Load(d.file)
+		return err
+	}
+	return nil
+}
+
+func unknownVendor(name string) error {
+	return fmt.Errorf("no vendor contract named %q: %s", name, strings.Join(Vendors, ", "))
 }
 
 // parsed holds each vendor's document, parsed once per process (Twilio's

@@ -154,13 +154,13 @@ func apiCoverageOf(pack *evidence.Pack) (*contract.Coverage, error) {
 // judgeVendor returns the front app.FrontDouble puts before each vendor's
 // double: a contract proxy judging every exchange against the vendor's
 // pinned document, its ledger under dir. The judge is made on the first
-// exchange: the stack does not wait for a document (Twilio's takes a
-// quarter of a second to parse, in the background since the suite began)
-// that a flow may never need.
+// exchange: the stack does not wait for a document to be parsed (Twilio's
+// takes a quarter of a second, in the background since the suite began),
+// only checks that it is here.
 func (t *Target) judgeVendor(dir string, undo *[]func() error) func(vendor, upstream string) (http.Handler, error) {
 	return func(vendor, upstream string) (http.Handler, error) {
-		if !slices.Contains(contract.Vendors, vendor) {
-			return nil, fmt.Errorf("no vendor contract named %q: %s", vendor, strings.Join(contract.Vendors, ", "))
+		if err := contract.Available(vendor); err != nil {
+			return nil, err
 		}
 		u, err := url.Parse(upstream)
 		if err != nil {
