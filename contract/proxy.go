@@ -40,16 +40,16 @@ func Deferred(judge func() (*Judge, error), upstream *url.URL, ledger *Ledger) h
 		if s == nil {
 			return nil
 		}
-		upstream := res.Body
-		body, err := io.ReadAll(io.LimitReader(upstream, maxJudged+1))
+		answer := res.Body
+		body, err := io.ReadAll(io.LimitReader(answer, maxJudged+1))
 		if err != nil || len(body) > maxJudged { // passed on whole, unjudged
 			res.Body = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(bytes.NewReader(body), upstream), upstream}
+			}{io.MultiReader(bytes.NewReader(body), answer), answer}
 			return err
 		}
-		upstream.Close()
+		answer.Close()
 		res.Body = io.NopCloser(bytes.NewReader(body))
 		ledger.Add(s.judge.Judge(s.req, s.body, res.StatusCode, res.Header, body))
 		return nil

@@ -358,14 +358,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if id == "" {
 			id = requestIDs.prefix + strconv.FormatUint(requestIDs.n.Add(1), 10)
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		// The record is made here, not by LogAttrs, which asks the runtime
+		// for its caller's frame on every line: a sixth of the line's cost
+		// on the 304 path, for a source no handler of the product prints.
+		end := time.Now()
+		rec := slog.NewRecord(end, slog.LevelInfo, "http request", 0)
+		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", logPath(r)),
 			slog.Int("status", ww.Status()),
 			slog.Int("bytes", ww.BytesWritten()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", end.Sub(start)),
 			slog.String("request_id", id),
 		)
+		s.logger.Handler().Handle(r.Context(), rec)
 	})
 }
 

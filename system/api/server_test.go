@@ -350,3 +350,58 @@ func TestNewPasswordsTakeTheConfiguredCost(t *testing.T) {
 		}
 	}
 }
+
+// Each request leaves one access line at info level: when it ended, the
+// method, the path, the status, the bytes, how long it took, and the
+// request id (the client's X-Request-Id when it sent one); none below
+// the configured level.
+func TestAccessLogLine(t *testing.T) {
+	var log strings.Builder
+	ts := newTestServer(t, func(ts *testServer) {
+		ts.cfg.Logger = slog.New(slog.NewJSONHandler(&log, nil))
+	})
+	before := time.Now()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", ts.URL+"/healthz", nil)
+	req.Header.Set("X-Request-Id", "req-7")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", res.StatusCode)
+	}
+	var line struct {
+		Time      time.Time     `json:"time"`
+		Level     string        `json:"level"`
+		Msg       string        `json:"msg"`
+		Method    string        `json:"method"`
+		Path      string        `json:"path"`
+		Status    int           `json:"status"`
+		Bytes     int           `json:"bytes"`
+		Duration  time.Duration `json:"duration"`
+		RequestID string        `json:"request_id"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &line); err != nil {
+		t.Fatalf("the log is not one JSON line: %v\n%s", err, log.String())
+	}
+	if line.Level != "INFO" || line.Msg != "http request" || line.Method != "GET" || line.Path != "/healthz" ||
+		line.Status != res.StatusCode || line.Bytes != len(body) || line.RequestID != "req-7" {
+		t.Errorf("the access line: %+v (answered %d, %d bytes)", line, res.StatusCode, len(body))
+	}
+	if line.Time.Before(before) || line.Time.After(time.Now()) || line.Duration <= 0 || line.Duration > time.Since(before) {
+		t.Errorf("the access line's time %v and duration %v, for a request sent at %v", line.Time, line.Duration, before)
+	}
+
+	log.Reset()
+	quiet := newTestServer(t, func(ts *testServer) {
+		ts.cfg.Logger = slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	if res, _ := quiet.do(t, "GET", "/healthz", "", 0, ""); res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", res.StatusCode)
+	}
+	if log.Len() != 0 {
+		t.Errorf("an access line below the configured level:\n%s", log.String())
+	}
+}
