@@ -48,7 +48,7 @@ func Versions(env func(string) (string, bool)) map[string]string {
 		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
 	if s := run("/usr/lib/chromium/chromium-headless-shell", "--version"); s != "" { // internal/browser.Chromium
-		v["Chromium"] = s
+		v["Chromium"] = s + " (headless shell)"
 	}
 	if s := run("redis-server", "--version"); s != "" {
 		v["Redis"] = s
