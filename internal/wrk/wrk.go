@@ -40,10 +40,6 @@ type Result struct {
 	Requests int     // answers read
 }
 
-func (r Result) String() string {
-	return fmt.Sprintf("%.0f req/s, p50 %.1f ms, p99 %.1f ms", r.RPS, r.P50, r.P99)
-}
-
 // Best is the pass with the most requests per second.
 func Best(rs []Result) Result {
 	var out Result
